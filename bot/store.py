@@ -1,0 +1,442 @@
+"""The bot's data: papers, channels and their topics, and what was posted where.
+
+Synchronous SQLAlchemy; async callers run it in a worker thread (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import ChannelRow, PaperRow, PostedPaperRow, SubscriptionRow, make_engine, upgrade, utcnow
+from bot.models import Channel, Paper, Schedule, Target, clean_text
+
+MAX_TOPIC_LENGTH = 200
+# Rows per INSERT statement; keeps PostgreSQL's 65535-parameter limit far away.
+_UPSERT_BATCH = 500
+# Counts that change from one fetch to the next; everything else is first-seen wins unless missing.
+_COUNTS = ("upvotes", "num_comments", "github_stars")
+_FILL_IF_MISSING = (
+    "ai_summary",
+    "github_repo",
+    "project_page",
+    "organization",
+    "thumbnail",
+    "submitted_by",
+    "published_at",
+    "featured_date",
+    "withdrawn_at",
+)
+
+
+def topic_key(topic: str) -> str:
+    """The form two topics are compared in: folded case and white space."""
+    return clean_text(topic).casefold()
+
+
+@dataclass(slots=True)
+class UpsertStats:
+    inserted: int = 0
+    updated: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass(slots=True)
+class ChannelDefaults:
+    time: str = "09:00"
+    timezone: str = "UTC"
+
+
+def paper_to_row(paper: Paper) -> dict[str, Any]:
+    keywords = [k for k in paper.ai_keywords if k]
+    return {
+        "arxiv_id": paper.id,
+        "title": paper.title,
+        "summary": paper.summary,
+        "authors": list(paper.authors),
+        "authors_text": " ".join(paper.authors),
+        "keywords_text": " ; ".join(keywords),
+        "published_at": paper.published_at,
+        "featured_date": paper.featured_date,
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": keywords,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "organization": paper.organization,
+        "thumbnail": paper.thumbnail,
+        "submitted_by": paper.submitted_by,
+        "withdrawn_at": paper.withdrawn_at,
+        "raw": paper.raw,
+    }
+
+
+def row_to_paper(row: PaperRow) -> Paper:
+    return Paper(
+        id=row.arxiv_id,
+        title=row.title,
+        summary=row.summary,
+        authors=list(row.authors or []),
+        published_at=row.published_at,
+        featured_date=row.featured_date,
+        upvotes=row.upvotes,
+        num_comments=row.num_comments,
+        ai_summary=row.ai_summary,
+        ai_keywords=list(row.ai_keywords or []),
+        github_repo=row.github_repo,
+        github_stars=row.github_stars,
+        project_page=row.project_page,
+        organization=row.organization,
+        thumbnail=row.thumbnail,
+        submitted_by=row.submitted_by,
+        withdrawn_at=row.withdrawn_at,
+        raw=row.raw,
+    )
+
+
+def _row_to_channel(row: ChannelRow, topics: list[str]) -> Channel:
+    return Channel(
+        target=Target.parse(row.target),
+        schedule=Schedule(
+            time=row.post_time,
+            timezone=row.timezone,
+            weekdays_only=row.weekdays_only,
+            paused=row.paused,
+        ),
+        topics=topics,
+        id=row.id,
+    )
+
+
+class Store:
+    """All reads and writes of the bot's database."""
+
+    def __init__(self, engine: Engine | str, *, migrate: bool = True) -> None:
+        self.engine = make_engine(engine) if isinstance(engine, str) else engine
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            upgrade(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- papers -----------------------------------------------------------------------------
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertStats:
+        """Insert new papers; for known ones update the counts and fill fields that were missing.
+
+        Loading the same papers again never duplicates and changes nothing but counts."""
+        rows: dict[str, dict[str, Any]] = {}
+        for paper in papers:
+            rows[paper.id] = paper_to_row(paper)  # the last copy of an id in one batch wins
+        stats = UpsertStats()
+        if not rows:
+            return stats
+        items = list(rows.values())
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        with self.session() as s:
+            for start in range(0, len(items), _UPSERT_BATCH):
+                batch = items[start : start + _UPSERT_BATCH]
+                ids = [r["arxiv_id"] for r in batch]
+                known = set(
+                    s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids)))
+                )
+                now = utcnow()
+                for r in batch:
+                    r["first_seen_at"] = now
+                stmt = insert(PaperRow).values(batch)
+                ex = stmt.excluded
+                table = PaperRow.__table__.c
+                changes: dict[str, Any] = {c: ex[c] for c in _COUNTS}
+                for c in _FILL_IF_MISSING:
+                    changes[c] = func.coalesce(table[c], ex[c])
+                # Keywords and the texts that feed search come with the newest payload when it
+                # has them (older payloads carry no keywords at all).
+                changes["ai_keywords"] = case(
+                    (ex["keywords_text"] != "", ex["ai_keywords"]), else_=table["ai_keywords"]
+                )
+                changes["keywords_text"] = func.coalesce(
+                    func.nullif(ex["keywords_text"], ""), table["keywords_text"]
+                )
+                changes["title"] = ex["title"]
+                changes["summary"] = func.coalesce(func.nullif(ex["summary"], ""), table["summary"])
+                changes["authors"] = ex["authors"]
+                changes["authors_text"] = ex["authors_text"]
+                changes["raw"] = func.coalesce(ex["raw"], table["raw"])
+                s.execute(stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=changes))
+                stats.updated += len(known)
+                stats.inserted += len(batch) - len(known)
+        return stats
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        with self.session() as s:
+            row = s.scalar(select(PaperRow).where(PaperRow.arxiv_id == arxiv_id))
+            return row_to_paper(row) if row else None
+
+    def get_papers(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the order asked (unknown ids are left out)."""
+        if not arxiv_ids:
+            return []
+        with self.session() as s:
+            rows = s.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(list(arxiv_ids))))
+            by_id = {r.arxiv_id: row_to_paper(r) for r in rows}
+        return [by_id[i] for i in arxiv_ids if i in by_id]
+
+    def papers_on(self, day: date, limit: int | None = None) -> list[Paper]:
+        """Papers featured on ``day``, most upvoted first (withdrawn ones left out)."""
+        with self.session() as s:
+            q = (
+                select(PaperRow)
+                .where(PaperRow.featured_date == day, PaperRow.withdrawn_at.is_(None))
+                .order_by(PaperRow.upvotes.desc(), PaperRow.published_at.desc(), PaperRow.pk)
+            )
+            if limit is not None:
+                q = q.limit(limit)
+            return [row_to_paper(r) for r in s.scalars(q)]
+
+    def papers_between(self, first: date, last: date) -> list[Paper]:
+        """Papers featured from ``first`` to ``last`` inclusive, most upvoted first."""
+        with self.session() as s:
+            q = (
+                select(PaperRow)
+                .where(
+                    PaperRow.featured_date >= first,
+                    PaperRow.featured_date <= last,
+                    PaperRow.withdrawn_at.is_(None),
+                )
+                .order_by(PaperRow.upvotes.desc(), PaperRow.featured_date.desc(), PaperRow.pk)
+            )
+            return [row_to_paper(r) for r in s.scalars(q)]
+
+    def latest_featured_date(self, on_or_before: date | None = None) -> date | None:
+        with self.session() as s:
+            q = select(func.max(PaperRow.featured_date))
+            if on_or_before is not None:
+                q = q.where(PaperRow.featured_date <= on_or_before)
+            return s.scalar(q)
+
+    def count_papers(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(PaperRow)) or 0
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def _channel_row(self, s: Session, target: Target) -> ChannelRow | None:
+        return s.scalar(select(ChannelRow).where(ChannelRow.target == str(target)))
+
+    def _topics(self, s: Session, channel_id: int) -> list[str]:
+        q = (
+            select(SubscriptionRow.topic)
+            .where(SubscriptionRow.channel_id == channel_id)
+            .order_by(SubscriptionRow.created_at, SubscriptionRow.id)
+        )
+        return list(s.scalars(q))
+
+    def get_channel(self, target: Target) -> Channel | None:
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            return _row_to_channel(row, self._topics(s, row.id)) if row else None
+
+    def ensure_channel(self, target: Target, defaults: ChannelDefaults | None = None) -> Channel:
+        """The channel for ``target``, created with the default schedule when new."""
+        defaults = defaults or ChannelDefaults()
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            if row is None:
+                row = ChannelRow(
+                    target=str(target),
+                    platform=str(target.platform),
+                    post_time=defaults.time,
+                    timezone=defaults.timezone,
+                    weekdays_only=False,
+                    paused=False,
+                )
+                s.add(row)
+                s.flush()
+            return _row_to_channel(row, self._topics(s, row.id))
+
+    def list_channels(self, *, include_paused: bool = True) -> list[Channel]:
+        with self.session() as s:
+            q = select(ChannelRow).order_by(ChannelRow.target)
+            if not include_paused:
+                q = q.where(ChannelRow.paused.is_(False))
+            rows = list(s.scalars(q))
+            subs: dict[int, list[str]] = {}
+            sq = select(SubscriptionRow.channel_id, SubscriptionRow.topic).order_by(
+                SubscriptionRow.created_at, SubscriptionRow.id
+            )
+            for channel_id, topic in s.execute(sq):
+                subs.setdefault(channel_id, []).append(topic)
+            return [_row_to_channel(r, subs.get(r.id, [])) for r in rows]
+
+    def set_schedule(
+        self,
+        target: Target,
+        *,
+        time: str | None = None,
+        timezone: str | None = None,
+        weekdays_only: bool | None = None,
+        paused: bool | None = None,
+        pause_reason: str | None = None,
+        defaults: ChannelDefaults | None = None,
+    ) -> Channel:
+        """Change any part of a channel's schedule (the channel is created when new)."""
+        self.ensure_channel(target, defaults)
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            assert row is not None
+            if time is not None:
+                row.post_time = time
+            if timezone is not None:
+                row.timezone = timezone
+            if weekdays_only is not None:
+                row.weekdays_only = weekdays_only
+            if paused is not None:
+                row.paused = paused
+                row.pause_reason = pause_reason if paused else None
+            s.flush()
+            return _row_to_channel(row, self._topics(s, row.id))
+
+    def pause_reason(self, target: Target) -> str | None:
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            return row.pause_reason if row else None
+
+    def subscribe(
+        self, target: Target, topic: str, defaults: ChannelDefaults | None = None
+    ) -> bool:
+        """Add ``topic`` to the channel; False when it was already there."""
+        topic = clean_text(topic)[:MAX_TOPIC_LENGTH]
+        channel = self.ensure_channel(target, defaults)
+        assert channel.id is not None
+        key = topic_key(topic)
+        with self.session() as s:
+            exists = s.scalar(
+                select(SubscriptionRow.id).where(
+                    SubscriptionRow.channel_id == channel.id, SubscriptionRow.topic_key == key
+                )
+            )
+            if exists:
+                return False
+            s.add(SubscriptionRow(channel_id=channel.id, topic=topic, topic_key=key))
+            return True
+
+    def unsubscribe(self, target: Target, topic: str) -> bool:
+        """Remove ``topic`` from the channel; False when it was not there."""
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            if row is None:
+                return False
+            result = s.execute(
+                delete(SubscriptionRow).where(
+                    SubscriptionRow.channel_id == row.id,
+                    SubscriptionRow.topic_key == topic_key(topic),
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def seed_channels(self, declared: Iterable[tuple[Target, dict[str, Any]]]) -> int:
+        """Create or update channels declared in the config.
+
+        ``declared`` pairs a target with its settings (``time``, ``timezone``,
+        ``weekdays_only``, ``paused``, ``topics``). A channel is (re)applied only when its
+        declaration changed since the last seed, so changes made by commands survive restarts
+        while a config edit still takes effect. Returns how many channels were applied."""
+        applied = 0
+        for target, spec in declared:
+            snapshot = dict(spec)
+            with self.session() as s:
+                row = self._channel_row(s, target)
+                if row is not None and row.config_snapshot == snapshot:
+                    continue
+                if row is None:
+                    row = ChannelRow(target=str(target), platform=str(target.platform))
+                    s.add(row)
+                previous = row.config_snapshot or {}
+                row.post_time = spec["time"]
+                row.timezone = spec["timezone"]
+                row.weekdays_only = bool(spec.get("weekdays_only", False))
+                row.paused = bool(spec.get("paused", False))
+                row.pause_reason = None
+                row.config_snapshot = snapshot
+                s.flush()
+                have = {topic_key(t) for t in self._topics(s, row.id)}
+                dropped = {topic_key(t) for t in previous.get("topics", [])} - {
+                    topic_key(t) for t in spec.get("topics", [])
+                }
+                if dropped:
+                    s.execute(
+                        delete(SubscriptionRow).where(
+                            SubscriptionRow.channel_id == row.id,
+                            SubscriptionRow.topic_key.in_(dropped),
+                        )
+                    )
+                for topic in spec.get("topics", []):
+                    key = topic_key(topic)
+                    if key not in have:
+                        have.add(key)
+                        s.add(SubscriptionRow(channel_id=row.id, topic=clean_text(topic), topic_key=key))
+                applied += 1
+        return applied
+
+    # -- what was posted where --------------------------------------------------------------
+
+    def posted_ids(self, channel_id: int, window_days: int, now: datetime | None = None) -> set[str]:
+        """Ids of papers posted to the channel within the last ``window_days`` days."""
+        if window_days <= 0:
+            return set()
+        since = (now or utcnow()) - timedelta(days=window_days)
+        with self.session() as s:
+            q = select(PostedPaperRow.arxiv_id).where(
+                PostedPaperRow.channel_id == channel_id, PostedPaperRow.posted_at >= since
+            )
+            return set(s.scalars(q))
+
+    def mark_posted(
+        self, channel_id: int, arxiv_ids: Iterable[str], at: datetime | None = None
+    ) -> None:
+        """Record papers as posted to the channel (a repost after the window moves the date)."""
+        ids = list(dict.fromkeys(arxiv_ids))
+        if not ids:
+            return
+        at = at or utcnow()
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        with self.session() as s:
+            stmt = insert(PostedPaperRow).values(
+                [{"channel_id": channel_id, "arxiv_id": i, "posted_at": at} for i in ids]
+            )
+            s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["channel_id", "arxiv_id"], set_={"posted_at": at}
+                )
+            )
+
+    def clear_channel_pause(self, target: Target) -> None:
+        with self.session() as s:
+            s.execute(
+                update(ChannelRow)
+                .where(ChannelRow.target == str(target))
+                .values(paused=False, pause_reason=None)
+            )
