@@ -1,0 +1,38 @@
+"""The adapter interface: what every platform (Slack, Discord, webhooks, console) provides."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.models import Digest, Platform, Reply, Target
+
+__all__ = ["Adapter", "DeliveryError", "PermanentDeliveryError"]
+
+
+class Adapter(ABC):
+    """One chat platform. The core hands it neutral objects; it renders and sends them."""
+
+    platform: ClassVar[Platform]
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect (gateways, sockets); adapters that only send need nothing here."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Disconnect and release resources."""
+
+    @abstractmethod
+    def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
+        """The exact request bodies that posting ``digest`` would send, in order."""
+
+    @abstractmethod
+    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+        """Post ``digest`` to its target; returns the platform's message ids.
+
+        ``nonce`` identifies this delivery, so a retried post after a crash is not doubled
+        where the platform supports it."""
+
+    async def post_reply(self, target: Target, reply: Reply) -> list[str]:
+        """Post a reply where the whole channel sees it (confirmations, shared papers)."""
+        raise NotImplementedError(f"{self.platform} adapters do not post replies")

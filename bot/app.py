@@ -1,0 +1,164 @@
+"""The bot's core assembled from its settings: store, search, digests and commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.commands import CommandHandler, CommandSettings
+from bot.config import Settings
+from bot.digest import DigestBuilder, DigestOptions
+from bot.models import Channel, Paper, Target
+from bot.search import Searcher
+from bot.sources.huggingface import MalformedItem, parse_items
+from bot.store import ChannelDefaults, Store, UpsertStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What loading a batch of papers did."""
+
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+    def add(self, stats: UpsertStats, skipped: int = 0) -> None:
+        self.inserted += stats.inserted
+        self.updated += stats.updated
+        self.skipped += skipped
+
+
+class IngestError(ValueError):
+    """A file that is not a saved ``/api/daily_papers`` list."""
+
+
+def read_daily_papers_file(path: Path) -> tuple[list[Paper], int]:
+    """Papers from a saved ``/api/daily_papers`` JSON file, and how many items were skipped."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IngestError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IngestError(f"{path}: cannot read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise IngestError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    try:
+        return parse_items(data)
+    except MalformedItem as e:
+        raise IngestError(f"{path}: {e}") from None
+
+
+class App:
+    """Everything the bot does that no platform needs to know about."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = store or Store(settings.database_url)
+        self.searcher = Searcher(self.store)
+        d = settings.digest
+        self.digests = DigestBuilder(
+            self.store,
+            self.searcher,
+            DigestOptions(
+                trending=d.trending,
+                per_topic=d.per_topic,
+                repost_window_days=d.repost_window_days,
+                when_empty=d.when_empty,
+                min_relevance=d.min_relevance,
+            ),
+        )
+        self.defaults = ChannelDefaults(time=d.time, timezone=settings.timezone)
+        self._channel_listeners: list[Callable[[Channel], None]] = []
+        self.commands = CommandHandler(
+            self.store,
+            self.searcher,
+            self.digests,
+            CommandSettings(
+                default_time=d.time,
+                default_timezone=settings.timezone,
+                permission=settings.permissions.settings,
+            ),
+            clock=clock,
+            on_channel_change=self._channel_changed,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def on_channel_change(self, listener: Callable[[Channel], None]) -> None:
+        """Call ``listener`` whenever a command changes a channel (the scheduler follows)."""
+        self._channel_listeners.append(listener)
+
+    def _channel_changed(self, channel: Channel) -> None:
+        for listener in self._channel_listeners:
+            listener(channel)
+
+    def declared_channels(self) -> list[tuple[Target, dict[str, Any]]]:
+        """Channels and webhooks the config declares, with their settings filled in."""
+        out: list[tuple[Target, dict[str, Any]]] = []
+        for ch in self.settings.channels:
+            spec = {
+                "time": ch.time or self.defaults.time,
+                "timezone": ch.timezone or self.defaults.timezone,
+                "weekdays_only": ch.weekdays_only,
+                "paused": ch.paused,
+                "topics": list(ch.topics),
+            }
+            out.append((Target.parse(ch.id), spec))
+        for hook in self.settings.webhooks:
+            spec = {
+                "time": hook.time or self.defaults.time,
+                "timezone": hook.timezone or self.defaults.timezone,
+                "weekdays_only": hook.weekdays_only,
+                "paused": hook.paused,
+                "topics": list(hook.topics),
+            }
+            out.append((Target.parse(f"webhook:{hook.name}"), spec))
+        return out
+
+    def seed(self) -> int:
+        """Apply the channels declared in the config (only those whose declaration changed)."""
+        return self.store.seed_channels(self.declared_channels())
+
+    def channel(self, target: Target) -> Channel:
+        """The stored channel for ``target``, or a new one with the default schedule."""
+        return self.store.get_channel(target) or self.store.ensure_channel(target, self.defaults)
+
+    def local_today(self, channel: Channel) -> date:
+        from zoneinfo import ZoneInfo
+
+        return self.clock().astimezone(ZoneInfo(channel.schedule.timezone)).date()
+
+    # -- papers -----------------------------------------------------------------------------
+
+    def ingest(self, papers: Iterable[Paper], skipped: int = 0) -> IngestReport:
+        report = IngestReport()
+        report.add(self.store.upsert_papers(papers), skipped)
+        self.searcher.invalidate()
+        return report
+
+    def ingest_files(self, paths: Iterable[Path]) -> IngestReport:
+        """Load saved ``/api/daily_papers`` files; a bad file raises IngestError before any
+        later file is read (earlier files stay loaded)."""
+        report = IngestReport()
+        for path in paths:
+            papers, skipped = read_daily_papers_file(path)
+            report.add(self.store.upsert_papers(papers), skipped)
+        self.searcher.invalidate()
+        return report

@@ -1,0 +1,52 @@
+"""Small synthetic papers for tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bot.models import Paper
+
+
+def paper(
+    id: str,
+    title: str,
+    *,
+    summary: str = "",
+    day: date = date(2026, 11, 20),
+    upvotes: int = 0,
+    **fields: Any,
+) -> Paper:
+    return Paper(
+        id=id,
+        title=title,
+        summary=summary or f"We study {title.lower()}. Results are strong.",
+        authors=fields.pop("authors", ["Ada Example", "Bo Sample"]),
+        published_at=fields.pop("published_at", datetime(2026, 11, 18, tzinfo=UTC)),
+        featured_date=day,
+        upvotes=upvotes,
+        **fields,
+    )
+
+
+def corpus() -> list[Paper]:
+    """A dozen papers over three days, a few per topic."""
+    d1, d2, d3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
+    return [
+        paper("2611.10001", "Sparse Mixture of Experts Routing at Scale", day=d3, upvotes=88,
+              ai_keywords=["mixture of experts", "routing"],
+              ai_summary="A router that balances experts without auxiliary losses."),
+        paper("2611.10002", "Latent Diffusion Models for Video Editing", day=d3, upvotes=51,
+              ai_keywords=["diffusion", "video"]),
+        paper("2611.10003", "Gaussian Splatting for Dynamic Scenes", day=d3, upvotes=40),
+        paper("2611.10004", "Quantized Language Models on Mobile Phones", day=d3, upvotes=12,
+              summary="We run 4-bit quantized LLMs on-device. Latency drops by half."),
+        paper("2611.10005", "Graph Neural Networks for Molecules", day=d3, upvotes=3),
+        paper("2611.10006", "Retrieval-Augmented Generation with Long Contexts", day=d2, upvotes=70),
+        paper("2611.10007", "Consistency Distillation for Diffusion Models", day=d2, upvotes=33),
+        paper("2611.10008", "Expert Parallelism for MoE Training", day=d2, upvotes=8),
+        paper("2611.10009", "Speech Recognition with Self-Supervised Encoders", day=d2, upvotes=5),
+        paper("2611.10010", "Continual Learning without Forgetting", day=d1, upvotes=21),
+        paper("2611.10011", "Diffusion Policies for Robot Manipulation", day=d1, upvotes=19),
+        paper("2611.10012", "A Benchmark for Code Agents", day=d1, upvotes=2),
+    ]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Paper, Platform, Target, TargetError, first_sentence, shorten
+
+
+@pytest.mark.parametrize(
+    ("text", "platform", "workspace", "channel"),
+    [
+        ("slack:T0123/C0456", Platform.SLACK, "T0123", "C0456"),
+        ("discord:123456789012345678/234567890123456789", Platform.DISCORD,
+         "123456789012345678", "234567890123456789"),
+        ("webhook:reading-group", Platform.WEBHOOK, "", "reading-group"),
+        ("console:local", Platform.CONSOLE, "", "local"),
+        ("  console:local  ", Platform.CONSOLE, "", "local"),
+    ],
+)
+def test_targets_parse_and_print_back(
+    text: str, platform: Platform, workspace: str, channel: str
+) -> None:
+    t = Target.parse(text)
+    assert (t.platform, t.workspace, t.channel) == (platform, workspace, channel)
+    assert str(t) == text.strip()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "slack", "slack:", "slack:T1", "slack:T1/", "slack:/C1", "slack:T1/C1/x",
+     "discord:abc/def", "teams:a/b", "webhook:", "webhook:a b", "console:" + "x" * 80,
+     "slack:T1/C1<!channel>"],
+)
+def test_bad_targets_say_what_to_type(text: str) -> None:
+    with pytest.raises(TargetError) as info:
+        Target.parse(text)
+    assert "use" in str(info.value) or "letters" in str(info.value)
+
+
+def test_tldr_prefers_ai_summary_then_first_sentence() -> None:
+    p = Paper(id="1", title="T", summary="We propose\nX, e.g. a thing. Then more.")
+    assert p.tldr == "We propose X, e.g. a thing."
+    p.ai_summary = "  An AI\nsummary.  "
+    assert p.tldr == "An AI summary."
+    assert Paper(id="1", title="T").tldr == ""
+
+
+def test_first_sentence_is_cut_at_a_word() -> None:
+    long = "word " * 200
+    cut = first_sentence(long, limit=50)
+    assert len(cut) <= 50 and cut.endswith("…") and not cut.endswith(" …")
+
+
+def test_shorten() -> None:
+    assert shorten("short", 10) == "short"
+    assert len(shorten("a" * 100, 10)) == 10
+    assert shorten("x" * 5, 1) == "…"
+
+
+def test_author_line_and_links() -> None:
+    p = Paper(id="2611.00001", title="T", authors=["A", "B", "C", "D"])
+    assert p.author_line() == "A, B, C et al."
+    p.authors = ["A", "", "B"]
+    assert p.author_line() == "A, B"
+    assert [label for label, _ in p.links()] == ["arXiv", "PDF"]
+    p.github_repo = "https://github.com/example-lab/x"
+    p.project_page = "https://example-lab.github.io/x"
+    assert [label for label, _ in p.links()] == ["arXiv", "PDF", "GitHub", "Project page"]
+    assert p.url == "https://huggingface.co/papers/2611.00001"
+    assert p.pdf_url == "https://arxiv.org/pdf/2611.00001"

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db import DatabaseURLError, PaperRow, normalize_url, redact_url
+from bot.models import Target
+from bot.store import Store
+from tests.factories import corpus, paper
+
+SLACK = Target.parse("slack:T1/C1")
+
+
+def test_urls_take_the_plain_forms() -> None:
+    assert normalize_url("postgresql://u:p@h:5432/db").startswith("postgresql+psycopg://u:p@h")
+    assert normalize_url("postgres://u@h/db").startswith("postgresql+psycopg://")
+    assert normalize_url("sqlite:///papers.db") == "sqlite:///papers.db"
+    with pytest.raises(DatabaseURLError):
+        normalize_url("mysql://u@h/db")
+    with pytest.raises(DatabaseURLError):
+        normalize_url("not a url")
+    assert "s3cret" not in redact_url("postgresql://u:s3cret@h/db")
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: object) -> None:
+    st = Store(f"sqlite:///{tmp_path}/x.db")
+    with st.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    st.close()
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    Store(db_url).close()
+    st = Store(db_url)  # a second start applies nothing and breaks nothing
+    assert st.count_papers() == 0
+    st.close()
+
+
+def test_ingest_twice_changes_nothing_but_counts(store: Store) -> None:
+    papers = corpus()
+    first = store.upsert_papers(papers)
+    assert (first.inserted, first.updated) == (len(papers), 0)
+    before = {p.id: p for p in (store.get_paper(p.id) for p in papers) if p}
+    bumped = [replace(p, upvotes=p.upvotes + 10, num_comments=4) for p in papers]
+    again = store.upsert_papers(bumped)
+    assert (again.inserted, again.updated) == (0, len(papers))
+    assert store.count_papers() == len(papers)
+    for p in papers:
+        after = store.get_paper(p.id)
+        assert after is not None
+        assert after.upvotes == p.upvotes + 10 and after.num_comments == 4
+        assert replace(after, upvotes=0, num_comments=0) == replace(
+            before[p.id], upvotes=0, num_comments=0
+        )
+
+
+def test_an_older_payload_does_not_erase_newer_fields(store: Store) -> None:
+    rich = paper("2611.20001", "Rich", ai_summary="Short.", ai_keywords=["moe"],
+                 github_repo="https://github.com/example-lab/x", github_stars=10)
+    store.upsert_papers([rich])
+    bare = paper("2611.20001", "Rich", upvotes=5)
+    store.upsert_papers([bare])
+    got = store.get_paper("2611.20001")
+    assert got is not None
+    assert got.ai_summary == "Short." and got.ai_keywords == ["moe"]
+    assert got.github_repo == "https://github.com/example-lab/x"
+    assert got.upvotes == 5
+
+
+def test_a_batch_larger_than_one_statement(store: Store) -> None:
+    many = [paper(f"2611.{i:05d}", f"Paper {i}") for i in range(1200)]
+    assert store.upsert_papers(many).inserted == 1200
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(PaperRow)) == 1200
+
+
+def test_papers_on_a_day_most_upvoted_first_and_withdrawn_left_out(store: Store) -> None:
+    papers = corpus()
+    papers.append(paper("2611.19999", "Withdrawn", upvotes=999,
+                        withdrawn_at=datetime(2026, 11, 20, tzinfo=UTC)))
+    store.upsert_papers(papers)
+    day = store.papers_on(date(2026, 11, 20))
+    assert [p.upvotes for p in day] == sorted((p.upvotes for p in day), reverse=True)
+    assert "2611.19999" not in {p.id for p in day}
+    assert store.latest_featured_date() == date(2026, 11, 20)
+    assert store.latest_featured_date(date(2026, 11, 19)) == date(2026, 11, 19)
+    assert store.latest_featured_date(date(2020, 1, 1)) is None
+
+
+def test_subscriptions_fold_case_and_space(store: Store) -> None:
+    assert store.subscribe(SLACK, "Diffusion   Models")
+    assert not store.subscribe(SLACK, "diffusion models")
+    ch = store.get_channel(SLACK)
+    assert ch is not None and ch.topics == ["Diffusion Models"]
+    assert not store.unsubscribe(SLACK, "mixture of experts")
+    assert store.unsubscribe(SLACK, "DIFFUSION MODELS")
+    assert store.get_channel(SLACK).topics == []  # type: ignore[union-attr]
+
+
+def test_schedule_changes(store: Store) -> None:
+    ch = store.set_schedule(SLACK, time="07:15", timezone="Europe/Berlin", weekdays_only=True)
+    assert (ch.schedule.time, ch.schedule.timezone, ch.schedule.weekdays_only) == (
+        "07:15", "Europe/Berlin", True)
+    ch = store.set_schedule(SLACK, paused=True, pause_reason="channel_not_found")
+    assert ch.schedule.paused and store.pause_reason(SLACK) == "channel_not_found"
+    ch = store.set_schedule(SLACK, paused=False)
+    assert not ch.schedule.paused and store.pause_reason(SLACK) is None
+    assert ch.schedule.time == "07:15"
+
+
+def test_config_seeding_keeps_command_changes_until_the_config_changes(store: Store) -> None:
+    spec = {"time": "09:30", "timezone": "Europe/Berlin", "weekdays_only": True,
+            "paused": False, "topics": ["diffusion models", "MoE"]}
+    assert store.seed_channels([(SLACK, spec)]) == 1
+    store.subscribe(SLACK, "robotics")
+    store.unsubscribe(SLACK, "MoE")
+    store.set_schedule(SLACK, time="10:00")
+    assert store.seed_channels([(SLACK, spec)]) == 0  # unchanged config: commands win
+    ch = store.get_channel(SLACK)
+    assert ch is not None and ch.schedule.time == "10:00"
+    assert sorted(ch.topics) == ["diffusion models", "robotics"]
+    edited = {**spec, "time": "08:00", "topics": ["diffusion models", "3D reconstruction"]}
+    assert store.seed_channels([(SLACK, edited)]) == 1  # an edited config is applied
+    ch = store.get_channel(SLACK)
+    assert ch is not None and ch.schedule.time == "08:00"
+    assert sorted(ch.topics) == ["3D reconstruction", "diffusion models", "robotics"]
+
+
+def test_posted_window(store: Store) -> None:
+    ch = store.ensure_channel(SLACK)
+    assert ch.id is not None
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    store.mark_posted(ch.id, ["a", "b"], at=now - timedelta(days=40))
+    store.mark_posted(ch.id, ["c"], at=now - timedelta(days=2))
+    assert store.posted_ids(ch.id, 30, now) == {"c"}
+    assert store.posted_ids(ch.id, 60, now) == {"a", "b", "c"}
+    store.mark_posted(ch.id, ["a"], at=now)
+    assert store.posted_ids(ch.id, 30, now) == {"a", "c"}
+    assert store.posted_ids(ch.id, 0, now) == set()
+
+
+def test_list_channels(store: Store) -> None:
+    store.subscribe(Target.parse("discord:1/2"), "MoE")
+    store.ensure_channel(SLACK)
+    store.set_schedule(SLACK, paused=True)
+    assert [str(c.target) for c in store.list_channels()] == ["discord:1/2", "slack:T1/C1"]
+    assert [str(c.target) for c in store.list_channels(include_paused=False)] == ["discord:1/2"]
+    assert store.list_channels()[0].topics == ["MoE"]
