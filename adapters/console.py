@@ -14,6 +14,7 @@ from bot.commands import CommandHandler
 from bot.models import Digest, Invocation, Platform, Reply, Target
 
 PROMPT = "/papers "
+EMPTY_LINE = "(empty line: type a topic to search, or help for usage)"
 
 
 def strip_command(line: str) -> str:
@@ -49,10 +50,10 @@ class ConsoleAdapter(Adapter):
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
-    def answer(self, handler: CommandHandler, line: str, who: Invocation) -> str | None:
-        """The printed answer to one typed line (None for a blank line)."""
+    def answer(self, handler: CommandHandler, line: str, who: Invocation) -> str:
+        """The printed answer to one typed line."""
         if not line.strip():
-            return None
+            return EMPTY_LINE
         return render_reply(handler.handle(strip_command(line), who))
 
     def repl(self, handler: CommandHandler, target: Target, *, interactive: bool) -> int:
@@ -77,10 +78,10 @@ class ConsoleAdapter(Adapter):
                 break
             if interactive and line.strip().casefold() in ("quit", "exit", ":q"):
                 break
-            out = self.answer(handler, line, who)
-            if out is not None:
-                self._print(out)
-                count += 1
+            if interactive and not line.strip():
+                continue
+            self._print(self.answer(handler, line, who))
+            count += 1
         return count
 
     async def arepl(self, handler: CommandHandler, target: Target, *, interactive: bool) -> int:

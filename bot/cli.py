@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -57,10 +56,11 @@ class Options:
     log_level: str | None = None
 
 
+_current = Options()
+
+
 def _options() -> Options:
-    ctx = click.get_current_context()
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, Options) else Options()
+    return _current
 
 
 def load(options: Options | None = None) -> Settings:
@@ -136,9 +136,10 @@ def main_options(
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, ...")] = None,
 ) -> None:
+    global _current
     if log_format is not None and log_format not in ("text", "json"):
         raise UsageProblem("--log-format: use text or json")
-    ctx.obj = Options(config, database_url, debug, log_format, log_level)
+    _current = Options(config, database_url, debug, log_format, log_level)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -381,17 +382,13 @@ def main(argv: list[str] | None = None) -> None:
     """The ``papers-bot`` console script."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
+        result = cli(args=argv, standalone_mode=False)
+        if isinstance(result, int) and result:
+            raise SystemExit(result)
+    except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("aborted", 1)
-    except click.ClickException as e:
-        if debug:
-            raise
-        ctx = getattr(e, "ctx", None)
-        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        fail(f"{e.format_message()}{hint}", 2)
     except (UsageProblem, ConfigError) as e:
         if debug:
             raise
@@ -403,5 +400,15 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:
         if debug:
             raise
+        if _is_usage_error(e):
+            ctx = getattr(e, "ctx", None)
+            path = getattr(ctx, "command_path", None)
+            hint = f" (see '{path} --help')" if path else ""
+            fail(f"{e.format_message()}{hint}", 2)  # type: ignore[attr-defined]
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
         fail(detail, 1)
+
+
+def _is_usage_error(e: Exception) -> bool:
+    # Typer's usage errors (its own, or click's in older Typer releases) carry these two.
+    return getattr(e, "exit_code", None) == 2 and callable(getattr(e, "format_message", None))

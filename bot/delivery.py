@@ -6,10 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.digest import DigestBuilder
-from bot.models import Channel, Digest
+from bot.models import Channel, Digest, DigestSection
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,10 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class Sender(Protocol):
-    """What delivery needs from an adapter."""
+    """What delivery needs from an adapter.
+
+    ``send_digest`` with a ``nonce`` it has seen before must not post the same messages again
+    (a retry after a crash): adapters use the platform's nonce or look for what they posted."""
 
     async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]: ...
 
@@ -38,6 +42,57 @@ class DeliveryResult:
     message_ids: list[str] = field(default_factory=list)
 
 
+def digest_plan(digest: Digest) -> dict[str, Any]:
+    """The digest as ids only, to store in the ledger before posting."""
+    return {
+        "day": digest.day.isoformat(),
+        "notice": digest.notice,
+        "sections": [
+            {"title": s.title, "topic": s.topic, "ids": [p.id for p in s.papers]}
+            for s in digest.sections
+        ],
+    }
+
+
+def digest_from_plan(store: Store, channel: Channel, plan: dict[str, Any]) -> Digest:
+    """The digest a stored plan describes (papers read back from the store)."""
+    sections = []
+    for s in plan.get("sections", []):
+        papers = store.get_papers(s.get("ids", []))
+        if papers:
+            sections.append(DigestSection(s.get("title", ""), papers, topic=s.get("topic")))
+    return Digest(
+        target=channel.target,
+        day=date.fromisoformat(plan["day"]),
+        sections=sections,
+        notice=plan.get("notice"),
+    )
+
+
+async def post(
+    digests: DigestBuilder,
+    channel: Channel,
+    digest: Digest,
+    sender: Sender,
+    *,
+    nonce: str | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Post a built digest and remember its papers as posted to the channel.
+
+    A permanent failure pauses the channel (one log line) and is raised again."""
+    try:
+        ids = await sender.send_digest(digest, nonce=nonce)
+    except PermanentDeliveryError as e:
+        log.warning("pausing %s: %s (resume with /papers schedule on)", channel.target, e)
+        await asyncio.to_thread(
+            digests.store.set_schedule, channel.target, paused=True, pause_reason=str(e)
+        )
+        raise
+    await asyncio.to_thread(digests.mark_sent, channel, digest, at=now)
+    return ids
+
+
 async def deliver(
     digests: DigestBuilder,
     channel: Channel,
@@ -47,21 +102,12 @@ async def deliver(
     nonce: str | None = None,
     now: datetime | None = None,
 ) -> DeliveryResult:
-    """Build ``channel``'s digest for ``day``, post it, and remember its papers as posted.
+    """Build ``channel``'s digest for ``day`` and post it (``papers-bot digest --send``).
 
     An empty digest with no notice posts nothing. Raises DeliveryError when posting fails."""
     digest = await asyncio.to_thread(digests.build, channel, day, now=now)
     if digest.is_empty and digest.notice is None:
         return DeliveryResult("empty", digest)
-    try:
-        ids = await sender.send_digest(digest, nonce=nonce)
-    except PermanentDeliveryError as e:
-        # One clear line, then the channel stays quiet until someone resumes it.
-        log.warning("pausing %s: %s (resume with /papers schedule on)", channel.target, e)
-        await asyncio.to_thread(
-            digests.store.set_schedule, channel.target, paused=True, pause_reason=str(e)
-        )
-        raise
-    await asyncio.to_thread(digests.mark_sent, channel, digest, at=now)
+    ids = await post(digests, channel, digest, sender, nonce=nonce, now=now)
     log.info("digest for %s on %s sent (%d papers)", channel.target, day, len(digest.papers))
     return DeliveryResult("sent", digest, ids)

@@ -80,7 +80,7 @@ def run_demo(*, live: bool = False, debug: bool = False) -> int:
             who = Invocation(target=DEMO_CHANNEL, user_id="demo", user_name="demo-user")
             for command in DEMO_COMMANDS:
                 _rule(out, f"/papers {command}".rstrip())
-                out.stdout.write((out.answer(app.commands, command, who) or "") + "\n")
+                out.stdout.write(out.answer(app.commands, command, who) + "\n")
             if sys.stdin.isatty():
                 _rule(out, "Your turn")
                 out.stdout.write("Type /papers commands (help for usage, quit or Ctrl-D to leave).\n")

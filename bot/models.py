@@ -204,6 +204,8 @@ class Channel:
     schedule: Schedule
     topics: list[str] = field(default_factory=list)
     id: int | None = None
+    # When the channel or its schedule last changed; digests due before then are not owed.
+    changed_at: datetime | None = None
 
 
 @dataclass(slots=True)

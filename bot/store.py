@@ -117,6 +117,7 @@ def _row_to_channel(row: ChannelRow, topics: list[str]) -> Channel:
         ),
         topics=topics,
         id=row.id,
+        changed_at=row.updated_at,
     )
 
 

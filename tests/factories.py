@@ -50,3 +50,33 @@ def corpus() -> list[Paper]:
         paper("2611.10011", "Diffusion Policies for Robot Manipulation", day=d1, upvotes=19),
         paper("2611.10012", "A Benchmark for Code Agents", day=d1, upvotes=2),
     ]
+
+
+def api_item(p: Paper, *, newer: bool = True) -> dict[str, Any]:
+    """``p`` as one /api/daily_papers item (newer payloads carry the ai_* fields)."""
+    inner: dict[str, Any] = {
+        "id": p.id,
+        "authors": [{"_id": f"{i:024x}", "name": n, "hidden": False} for i, n in enumerate(p.authors)],
+        "publishedAt": (p.published_at or datetime(2026, 11, 18, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        "title": p.title.replace(" ", "\n  ", 1),
+        "summary": p.summary.replace(" ", "\n", 2),
+        "upvotes": p.upvotes,
+        "discussionId": f"{abs(hash(p.id)):024x}"[:24],
+    }
+    if newer:
+        inner.update(
+            ai_summary=p.ai_summary,
+            ai_keywords=p.ai_keywords,
+            githubRepo=p.github_repo,
+            submittedOnDailyAt=f"{p.featured_date}T08:00:00.000Z" if p.featured_date else None,
+        )
+    return {
+        "paper": inner,
+        "publishedAt": f"{p.featured_date}T08:00:00.000Z" if p.featured_date else None,
+        "title": p.title,
+        "summary": p.summary,
+        "thumbnail": f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{p.id}.png",
+        "numComments": p.num_comments,
+        "submittedBy": {"_id": "0" * 24, "name": "example-user", "fullname": "Example User"},
+        "isAuthorParticipating": False,
+    }

@@ -99,7 +99,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("nonce", sa.String(64), nullable=True),
         sa.Column("message_ids", sa.JSON, nullable=False),
-        sa.Column("paper_ids", sa.JSON, nullable=False),
+        sa.Column("plan", sa.JSON, nullable=True),
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("due_at", UTCDateTime, nullable=True),
         sa.Column("sent_at", UTCDateTime, nullable=True),

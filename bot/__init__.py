@@ -1,0 +1,1 @@
+"""daily-papers-bot: the core, free of any chat platform."""

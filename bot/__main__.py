@@ -1,0 +1,5 @@
+"""``python -m bot`` is ``papers-bot``."""
+
+from bot.cli import main
+
+main()

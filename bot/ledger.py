@@ -1,0 +1,205 @@
+"""The delivery ledger: who sends which channel's digest for which day, exactly once.
+
+A due digest is *claimed* by inserting the row that is unique per (channel, digest date); the
+one process whose insert wins posts it and marks it sent. A claim left by a crashed process is
+taken over once its lease runs out, with the same nonce, so adapters can recognise (and not
+repeat) what the crashed process already posted. Both steps are single atomic statements, so
+any number of replicas sharing one PostgreSQL (or one SQLite file) agree on who sends what.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.db import DeliveryRow, utcnow
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+CLAIMED = "claimed"
+SENT = "sent"
+EMPTY = "empty"
+FAILED = "failed"  # will be retried after lease_until
+GAVE_UP = "gave_up"  # permanent failure or too many attempts
+SKIPPED = "skipped"  # missed by more than the grace period
+DONE = frozenset({SENT, EMPTY, GAVE_UP, SKIPPED})
+
+
+@dataclass(slots=True)
+class Claim:
+    """This process's right to send one digest."""
+
+    id: int
+    channel_id: int
+    digest_date: date
+    nonce: str
+    attempt: int
+    due_at: datetime | None
+    plan: dict[str, Any] | None
+
+
+class Ledger:
+    """Claims, takeovers and outcomes of digest deliveries."""
+
+    def __init__(
+        self, store: Store, owner: str, *, lease_seconds: int = 300, max_attempts: int = 6
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+
+    def claim(
+        self, channel_id: int, digest_date: date, *, due_at: datetime | None, now: datetime
+    ) -> Claim | None:
+        """Claim the digest, or take over an expired claim; None when another process has it
+        or it is already settled."""
+        nonce = uuid.uuid4().hex[:16]
+        with self.store.session() as s:
+            stmt = (
+                self._insert()(DeliveryRow)
+                .values(
+                    channel_id=channel_id,
+                    digest_date=digest_date,
+                    status=CLAIMED,
+                    claimed_by=self.owner,
+                    lease_until=now + self.lease,
+                    attempts=1,
+                    nonce=nonce,
+                    message_ids=[],
+                    due_at=due_at,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["channel_id", "digest_date"])
+            )
+            inserted = s.execute(stmt).rowcount == 1
+        if not inserted:
+            with self.store.session() as s:
+                taken = s.execute(
+                    update(DeliveryRow)
+                    .where(
+                        DeliveryRow.channel_id == channel_id,
+                        DeliveryRow.digest_date == digest_date,
+                        DeliveryRow.status.in_((CLAIMED, FAILED)),
+                        DeliveryRow.lease_until < now,
+                        DeliveryRow.attempts < self.max_attempts,
+                    )
+                    .values(
+                        status=CLAIMED,
+                        claimed_by=self.owner,
+                        lease_until=now + self.lease,
+                        attempts=DeliveryRow.attempts + 1,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            if taken != 1:
+                return None
+        with self.store.session() as s:
+            row = s.scalar(
+                select(DeliveryRow).where(
+                    DeliveryRow.channel_id == channel_id, DeliveryRow.digest_date == digest_date
+                )
+            )
+            assert row is not None and row.nonce is not None
+            if not inserted:
+                log.info(
+                    "took over the digest for channel %s on %s (attempt %d)",
+                    channel_id,
+                    digest_date,
+                    row.attempts,
+                )
+            return Claim(
+                row.id, channel_id, digest_date, row.nonce, row.attempts, row.due_at, row.plan
+            )
+
+    def _settle(self, claim: Claim, **values: Any) -> bool:
+        with self.store.session() as s:
+            done = s.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == claim.id, DeliveryRow.claimed_by == self.owner)
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        return done == 1
+
+    def save_plan(self, claim: Claim, plan: dict[str, Any]) -> None:
+        claim.plan = plan
+        self._settle(claim, plan=plan)
+
+    def sent(self, claim: Claim, message_ids: list[str], now: datetime) -> None:
+        self._settle(claim, status=SENT, message_ids=message_ids, sent_at=now, lease_until=None)
+
+    def empty(self, claim: Claim) -> None:
+        self._settle(claim, status=EMPTY, lease_until=None)
+
+    def failed(self, claim: Claim, error: str, *, permanent: bool, now: datetime) -> str:
+        """Record a failed attempt; returns the new status (retried later, or given up)."""
+        if permanent or claim.attempt >= self.max_attempts:
+            self._settle(claim, status=GAVE_UP, error=error[:2000], lease_until=None)
+            return GAVE_UP
+        # Back off 1, 2, 4, 8 … minutes between attempts.
+        retry_at = now + timedelta(minutes=2 ** (claim.attempt - 1))
+        self._settle(claim, status=FAILED, error=error[:2000], lease_until=retry_at)
+        return FAILED
+
+    def release(self, claim: Claim, now: datetime) -> None:
+        """Give a claim back (shutting down before sending) so another process takes it now."""
+        self._settle(claim, lease_until=now - timedelta(seconds=1))
+
+    def skip(self, channel_id: int, digest_date: date, *, due_at: datetime, reason: str) -> bool:
+        """Record a digest that will not be sent (missed beyond the grace period)."""
+        with self.store.session() as s:
+            stmt = (
+                self._insert()(DeliveryRow)
+                .values(
+                    channel_id=channel_id,
+                    digest_date=digest_date,
+                    status=SKIPPED,
+                    attempts=0,
+                    message_ids=[],
+                    error=reason,
+                    due_at=due_at,
+                )
+                .on_conflict_do_nothing(index_elements=["channel_id", "digest_date"])
+            )
+            return s.execute(stmt).rowcount == 1
+
+    def status(self, channel_id: int, digest_date: date) -> str | None:
+        with self.store.session() as s:
+            return s.scalar(
+                select(DeliveryRow.status).where(
+                    DeliveryRow.channel_id == channel_id, DeliveryRow.digest_date == digest_date
+                )
+            )
+
+    def statuses(self, digest_date: date) -> dict[int, str]:
+        """Status by channel id for every delivery of one digest date."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(DeliveryRow.channel_id, DeliveryRow.status).where(
+                    DeliveryRow.digest_date == digest_date
+                )
+            )
+            return {cid: st for cid, st in rows}
+
+    def open_rows(self, since: date) -> dict[tuple[int, date], str]:
+        """(channel id, digest date) → status for deliveries since ``since``."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(DeliveryRow.channel_id, DeliveryRow.digest_date, DeliveryRow.status).where(
+                    DeliveryRow.digest_date >= since
+                )
+            )
+            return {(cid, d): st for cid, d, st in rows}

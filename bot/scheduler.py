@@ -1,0 +1,311 @@
+"""Scheduling: the periodic fetch and each channel's daily digest, delivered exactly once.
+
+APScheduler 3 runs the timers in memory; it cannot share a job store between processes, so the
+database is the source of truth: channel jobs are derived from the channels table (and follow
+every change), and the delivery ledger decides who sends what. A reconcile pass every minute
+re-derives the jobs, catches up digests missed while no process was running (within the grace
+period), and retries failed or abandoned deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import App
+from bot.delivery import DeliveryError, Sender, digest_from_plan, digest_plan, post
+from bot.ledger import DONE, Ledger
+from bot.models import Channel, Platform, Schedule
+
+log = logging.getLogger(__name__)
+
+RECONCILE_SECONDS = 60
+MAX_CONCURRENT_DELIVERIES = 32
+
+
+def default_owner() -> str:
+    """A name for this process in the ledger: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def cron_trigger(schedule: Schedule) -> CronTrigger:
+    """The APScheduler trigger for a channel's schedule, in its own time zone."""
+    hour, minute = (int(x) for x in schedule.time.split(":"))
+    return CronTrigger(
+        hour=hour,
+        minute=minute,
+        day_of_week="mon-fri" if schedule.weekdays_only else "*",
+        timezone=ZoneInfo(schedule.timezone),
+    )
+
+
+def due_at(schedule: Schedule, local_day: date) -> datetime | None:
+    """When the digest for ``local_day`` is due (UTC), or None when no digest is due that day.
+
+    A time that does not exist on that day (the spring-forward gap) falls an hour later, and a
+    time that happens twice (autumn) counts once, at the first: the same as APScheduler."""
+    if schedule.weekdays_only and local_day.weekday() >= 5:
+        return None
+    hour, minute = (int(x) for x in schedule.time.split(":"))
+    local = datetime.combine(local_day, time(hour, minute), tzinfo=ZoneInfo(schedule.timezone))
+    return local.astimezone(UTC)
+
+
+def last_due(schedule: Schedule, now: datetime, *, days: int = 2) -> tuple[date, datetime] | None:
+    """The most recent (local day, due time) at or before ``now``, looking back ``days`` days."""
+    today = now.astimezone(ZoneInfo(schedule.timezone)).date()
+    for back in range(days + 1):
+        day = today - timedelta(days=back)
+        when = due_at(schedule, day)
+        if when is not None and when <= now:
+            return day, when
+    return None
+
+
+class DigestScheduler:
+    """Runs the fetch and the digests for every channel whose platform has a sender here."""
+
+    def __init__(
+        self,
+        app: App,
+        senders: Mapping[Platform, Sender],
+        *,
+        owner: str | None = None,
+        fetch: Callable[[], Awaitable[object]] | None = None,
+        reconcile_seconds: int = RECONCILE_SECONDS,
+    ) -> None:
+        self.app = app
+        self.senders = dict(senders)
+        cfg = app.settings.scheduler
+        self.ledger = Ledger(app.store, owner or default_owner(), lease_seconds=cfg.lease_seconds)
+        self.grace = timedelta(hours=cfg.grace_hours)
+        self.fetch = fetch
+        self.reconcile_seconds = reconcile_seconds
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._jobs: dict[str, str] = {}  # job id -> trigger description
+        self._unserved: set[Platform] = set()
+        app.on_channel_change(lambda _channel: self._poke())
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.fetch is not None:
+            minutes = self.app.settings.huggingface.fetch_interval_minutes
+            self.scheduler.add_job(
+                self._fetch,
+                IntervalTrigger(minutes=minutes),
+                id="fetch",
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=60,
+            )
+        self.scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=self.reconcile_seconds),
+            id="reconcile",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=self.reconcile_seconds,
+        )
+        self.scheduler.start()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Take no new work, let deliveries in flight finish (up to ``timeout``)."""
+        self._stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._inflight:
+            log.info("waiting for %d deliveries in flight", len(self._inflight))
+            _, pending = await asyncio.wait(self._inflight, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    def _poke(self) -> None:
+        """A command changed a channel: re-derive the jobs soon, from the event loop."""
+        if self._loop is not None and not self._stopping:
+            self._loop.call_soon_threadsafe(lambda: self._spawn(self._sync_jobs_async()))
+
+    async def _sync_jobs_async(self) -> None:
+        channels = await asyncio.to_thread(self.app.store.list_channels)
+        self.sync_jobs(channels)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def _fetch(self) -> None:
+        assert self.fetch is not None
+        try:
+            await self.fetch()
+        except Exception as e:
+            # Hugging Face being down is not our outage: commands and digests use what is stored.
+            log.warning("fetch from Hugging Face failed: %s", e)
+
+    def served(self, channel: Channel) -> bool:
+        return channel.target.platform in self.senders
+
+    def sync_jobs(self, channels: list[Channel]) -> None:
+        """Make the cron jobs match the channels: one per active, served channel."""
+        if self._stopping:
+            return
+        wanted: dict[str, tuple[Channel, str]] = {}
+        for ch in channels:
+            if ch.schedule.paused or ch.id is None:
+                continue
+            if not self.served(ch):
+                if ch.target.platform not in self._unserved:
+                    self._unserved.add(ch.target.platform)
+                    log.info("no %s adapter is enabled here; its channels wait", ch.target.platform)
+                continue
+            s = ch.schedule
+            wanted[f"digest:{ch.id}"] = (ch, f"{s.time} {s.timezone} {s.weekdays_only}")
+        for job_id in list(self._jobs):
+            if job_id not in wanted:
+                self.scheduler.remove_job(job_id)
+                del self._jobs[job_id]
+        for job_id, (ch, desc) in wanted.items():
+            if self._jobs.get(job_id) == desc:
+                continue
+            assert ch.id is not None
+            self.scheduler.add_job(
+                self.fire,
+                cron_trigger(ch.schedule),
+                args=[ch.id],
+                id=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(self.grace.total_seconds()) or 1,
+            )
+            self._jobs[job_id] = desc
+
+    async def fire(self, channel_id: int) -> None:
+        """A channel's cron job: deliver the digest that is due now."""
+        channels = await asyncio.to_thread(self.app.store.list_channels)
+        for ch in channels:
+            if ch.id == channel_id and not ch.schedule.paused and self.served(ch):
+                found = last_due(ch.schedule, self.app.clock())
+                if found is not None:
+                    await self.deliver(ch, *found)
+
+    async def reconcile(self) -> None:
+        """Re-derive jobs; send what is due and unsent within the grace period; skip the rest."""
+        if self._stopping:
+            return
+        now = self.app.clock()
+        channels = await asyncio.to_thread(self.app.store.list_channels)
+        self.sync_jobs(channels)
+        since = (now - self.grace - timedelta(days=2)).date()
+        rows = await asyncio.to_thread(self.ledger.open_rows, since)
+        due: list[tuple[Channel, date, datetime]] = []
+        for ch in channels:
+            if ch.schedule.paused or ch.id is None or not self.served(ch):
+                continue
+            found = last_due(ch.schedule, now)
+            if found is None:
+                continue
+            day, when = found
+            if ch.changed_at is not None and when < ch.changed_at:
+                continue  # scheduled (or created) after that time: the next one is theirs
+            if rows.get((ch.id, day)) in DONE:
+                continue
+            if now - when > self.grace:
+                if (ch.id, day) not in rows and await asyncio.to_thread(
+                    self.ledger.skip,
+                    ch.id,
+                    day,
+                    due_at=when,
+                    reason=f"missed by {now - when}, more than the grace period",
+                ):
+                    log.warning(
+                        "skipped the %s digest for %s: due %s, missed by more than %s",
+                        day,
+                        ch.target,
+                        when.isoformat(timespec="minutes"),
+                        self.grace,
+                    )
+                continue
+            due.append((ch, day, when))
+        if due:
+            await asyncio.gather(*(self.deliver(ch, day, when) for ch, day, when in due))
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def deliver(self, channel: Channel, day: date, when: datetime) -> None:
+        """Claim, build (or re-use the claimed plan), post and settle one digest.
+
+        Each delivery is its own task, shielded from the caller's cancellation, so a shutdown
+        lets it finish rather than cutting it between posting and recording."""
+        if self._stopping or channel.id is None:
+            return
+        task = asyncio.ensure_future(self._deliver_limited(channel, day, when))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        await asyncio.shield(task)
+
+    async def _deliver_limited(self, channel: Channel, day: date, when: datetime) -> None:
+        async with self._limit:
+            await self._deliver(channel, day, when)
+
+    async def _deliver(self, channel: Channel, day: date, when: datetime) -> None:
+        assert channel.id is not None
+        now = self.app.clock()
+        claim = await asyncio.to_thread(self.ledger.claim, channel.id, day, due_at=when, now=now)
+        if claim is None:
+            return
+        if self._stopping:
+            await asyncio.to_thread(self.ledger.release, claim, now)
+            return
+        store, digests = self.app.store, self.app.digests
+        try:
+            if claim.plan is not None:
+                digest = await asyncio.to_thread(digest_from_plan, store, channel, claim.plan)
+            else:
+                digest = await asyncio.to_thread(digests.build, channel, day, now=now)
+                await asyncio.to_thread(self.ledger.save_plan, claim, digest_plan(digest))
+            if digest.is_empty and digest.notice is None:
+                await asyncio.to_thread(self.ledger.empty, claim)
+                log.info("nothing new for %s on %s", channel.target, day)
+                return
+            sender = self.senders[channel.target.platform]
+            ids = await post(digests, channel, digest, sender, nonce=claim.nonce, now=now)
+        except DeliveryError as e:
+            status = await asyncio.to_thread(
+                self.ledger.failed, claim, str(e), permanent=e.permanent, now=self.app.clock()
+            )
+            log.warning("digest for %s on %s failed (%s): %s", channel.target, day, status, e)
+            return
+        except Exception as e:
+            status = await asyncio.to_thread(
+                self.ledger.failed, claim, repr(e), permanent=False, now=self.app.clock()
+            )
+            log.exception("digest for %s on %s failed (%s)", channel.target, day, status)
+            return
+        await asyncio.to_thread(self.ledger.sent, claim, ids, self.app.clock())
+        log.info(
+            "digest for %s on %s sent (%d papers, %d messages%s)",
+            channel.target,
+            day,
+            len(digest.papers),
+            len(ids),
+            f", attempt {claim.attempt}" if claim.attempt > 1 else "",
+        )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.digest import EMPTY_NOTICE, WEEKEND_NOTICE, DigestBuilder, DigestOptions
+from bot.models import Target
+from bot.search import Searcher
+from bot.store import Store
+from tests.factories import corpus
+
+DAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
+TARGET = Target.parse("discord:1/2")
+
+
+def builder(store: Store, **options: object) -> DigestBuilder:
+    store.upsert_papers(corpus())
+    return DigestBuilder(store, Searcher(store), DigestOptions(**options))  # type: ignore[arg-type]
+
+
+def test_trending_then_a_section_per_topic(store: Store) -> None:
+    b = builder(store)
+    store.subscribe(TARGET, "diffusion models")
+    store.subscribe(TARGET, "mixture of experts")
+    ch = store.get_channel(TARGET)
+    assert ch is not None
+    d = b.build(ch, DAY, now=NOW)
+    assert [s.title for s in d.sections] == ["Trending", "diffusion models", "mixture of experts"]
+    trending = d.sections[0].papers
+    assert [p.upvotes for p in trending] == [88, 51, 40, 12, 3]  # the day's top 5 by upvotes
+    for section in d.sections[1:]:
+        assert 1 <= len(section.papers) <= 3
+    # No paper twice in one digest: topic sections skip what Trending already shows.
+    ids = [p.id for p in d.papers]
+    assert len(ids) == len(set(ids))
+    assert "2611.10007" in {p.id for p in d.sections[1].papers}  # diffusion, from the day before
+    assert "2611.10008" in {p.id for p in d.sections[2].papers}  # MoE, from the day before
+
+
+def test_counts_are_configurable(store: Store) -> None:
+    b = builder(store, trending=2, per_topic=1)
+    store.subscribe(TARGET, "diffusion")
+    ch = store.get_channel(TARGET)
+    assert ch is not None
+    d = b.build(ch, DAY, now=NOW)
+    assert len(d.sections[0].papers) == 2 and len(d.sections[1].papers) == 1
+    assert not any(s.title == "Trending" for s in builder(store, trending=0).build(ch, DAY).sections)
+
+
+def test_a_paper_is_never_posted_twice_within_the_window(store: Store) -> None:
+    b = builder(store, repost_window_days=30)
+    store.subscribe(TARGET, "diffusion")
+    ch = store.get_channel(TARGET)
+    assert ch is not None
+    first = b.build(ch, DAY, now=NOW)
+    b.mark_sent(ch, first, at=NOW)
+    second = b.build(ch, DAY, now=NOW + timedelta(hours=1))
+    assert not {p.id for p in first.papers} & {p.id for p in second.papers}
+    # After the window, they may come back.
+    later = b.build(ch, DAY, now=NOW + timedelta(days=31))
+    assert {p.id for p in first.papers} & {p.id for p in later.papers}
+
+
+def test_empty_day_silent_or_notice(store: Store) -> None:
+    b = builder(store)
+    ch = store.ensure_channel(TARGET)
+    b.mark_sent(ch, b.build(ch, DAY, now=NOW), at=NOW)
+    empty = b.build(ch, DAY, now=NOW)
+    assert empty.is_empty and empty.notice is None
+    b.options.when_empty = "notice"
+    saturday = b.build(ch, date(2026, 11, 21), now=NOW)
+    assert saturday.is_empty and saturday.notice == WEEKEND_NOTICE
+    assert b.build(ch, DAY, now=NOW).notice == EMPTY_NOTICE
+
+
+def test_nothing_stored_yet(store: Store) -> None:
+    b = DigestBuilder(store, Searcher(store), DigestOptions())
+    ch = store.ensure_channel(TARGET)
+    assert b.build(ch, DAY).is_empty
+
+
+def test_a_monday_digest_uses_fridays_list(store: Store) -> None:
+    b = builder(store)
+    ch = store.ensure_channel(TARGET)
+    monday = b.build(ch, date(2026, 11, 23), now=NOW)
+    assert monday.sections and monday.sections[0].papers[0].id == "2611.10001"
+    assert monday.day == date(2026, 11, 23) and "Monday" in monday.heading
+
+
+@pytest.mark.parametrize("topic", ["", "   ", "*", '"', "AND"])
+def test_odd_topics_make_empty_sections_not_errors(store: Store, topic: str) -> None:
+    b = builder(store)
+    store.subscribe(TARGET, topic or "x")
+    ch = store.get_channel(TARGET)
+    assert ch is not None
+    ch.topics = [topic]
+    d = b.build(ch, DAY)
+    assert d.sections[0].title == "Trending"
