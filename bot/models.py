@@ -16,6 +16,11 @@ ARXIV_ABS_URL = "https://arxiv.org/abs/{id}"
 ARXIV_PDF_URL = "https://arxiv.org/pdf/{id}"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+# Words ending in a full stop that do not end a sentence in an abstract.
+_ABBREVIATIONS = frozenset(
+    "e.g. i.e. al. etc. vs. cf. fig. figs. eq. eqs. sec. approx. resp. no. dr. prof. vol. ref. "
+    "refs. tab. ch. appx. incl. esp. viz. ca.".split()
+)
 _WS = re.compile(r"\s+")
 
 
@@ -29,8 +34,16 @@ def first_sentence(text: str, limit: int = 300) -> str:
     text = clean_text(text)
     if not text:
         return ""
-    sentence = _SENTENCE_END.split(text, maxsplit=1)[0]
-    return shorten(sentence, limit)
+    end = len(text)
+    for m in _SENTENCE_END.finditer(text):
+        words = text[: m.start()].rsplit(None, 1)
+        last = words[-1].casefold() if words else ""
+        # "et al. (2024)", "e.g. X", and single initials ("J. Smith") do not end a sentence.
+        if last in _ABBREVIATIONS or (len(last) == 2 and last[0].isalpha()):
+            continue
+        end = m.start()
+        break
+    return shorten(text[:end], limit)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -67,3 +67,10 @@ def test_author_line_and_links() -> None:
     assert [label for label, _ in p.links()] == ["arXiv", "PDF", "GitHub", "Project page"]
     assert p.url == "https://huggingface.co/papers/2611.00001"
     assert p.pdf_url == "https://arxiv.org/pdf/2611.00001"
+
+
+def test_first_sentence_skips_abbreviations() -> None:
+    text = ("We extend the dual-encoder systems of Okafor et al. (2024) to long documents, e.g. "
+            "Reports and J. Smith's corpora. Second sentence here.")
+    assert first_sentence(text) == text.split(" Second")[0]
+    assert first_sentence("It works. Vs. the baseline it is better.") == "It works."
