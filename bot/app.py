@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands import CommandHandler, CommandSettings
-from bot.config import Settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.digest import DigestBuilder, DigestOptions
 from bot.models import Channel, Paper, Target
 from bot.search import Searcher
@@ -82,6 +82,8 @@ class App:
             ),
         )
         self.defaults = ChannelDefaults(time=d.time, timezone=settings.timezone)
+        self._config_path: Path | None = getattr(type(settings), "yaml_file", None)
+        self._config_mtime = self._mtime()
         self._channel_listeners: list[Callable[[Channel], None]] = []
         self.commands = CommandHandler(
             self.store,
@@ -131,6 +133,30 @@ class App:
             }
             out.append((Target.parse(f"webhook:{hook.name}"), spec))
         return out
+
+    def _mtime(self) -> float | None:
+        try:
+            return self._config_path.stat().st_mtime if self._config_path else None
+        except OSError:
+            return None
+
+    def reload_channels(self) -> bool:
+        """Re-read the config file's ``channels:`` and ``webhooks:`` when the file changed, and
+        apply them. A broken edit is logged and the last good configuration is kept."""
+        mtime = self._mtime()
+        if self._config_path is None or mtime == self._config_mtime:
+            return False
+        self._config_mtime = mtime
+        try:
+            fresh = load_settings(self._config_path)
+        except ConfigError as e:
+            log.warning("config edit not applied: %s", e)
+            return False
+        self.settings.channels = fresh.channels
+        self.settings.webhooks = fresh.webhooks
+        applied = self.seed()
+        log.info("config reloaded: %d channel declaration(s) applied", applied)
+        return True
 
     def seed(self) -> int:
         """Apply the channels declared in the config (only those whose declaration changed)."""

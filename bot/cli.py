@@ -161,15 +161,31 @@ def demo(
 def run() -> None:
     """Run the bot: the adapters enabled in the config, the scheduler, the HTTP server."""
     from adapters.registry import AdapterContext, enabled_platforms, make_adapter
+    from bot.fetch import days_to_fetch, fetch_days
     from bot.runner import Runner
+    from bot.scheduler import DigestScheduler
 
     settings = load()
     secrets = Secrets()
     with open_app(settings) as app:
         runner = Runner(settings, secrets, app)
         ctx = AdapterContext(settings, secrets, app)
+        senders = {}
         for platform in enabled_platforms(settings):
-            runner.add(make_adapter(platform, ctx))
+            try:
+                adapter = make_adapter(platform, ctx)
+            except ConfigError as e:
+                raise UsageProblem(str(e)) from None
+            runner.add(adapter)
+            senders[platform] = adapter
+        if not senders:
+            log.warning("no chat platform is enabled in the config: only fetching papers")
+
+        async def fetch() -> object:
+            return await fetch_days(app, days_to_fetch(datetime.now(UTC).date()))
+
+        # Added last, so it stops first: no new deliveries while adapters are still up.
+        runner.add(DigestScheduler(app, senders, fetch=fetch))
         asyncio.run(runner.serve())
 
 

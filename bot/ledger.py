@@ -82,8 +82,10 @@ class Ledger:
                     updated_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["channel_id", "digest_date"])
+                .returning(DeliveryRow.id)
             )
-            inserted = s.execute(stmt).rowcount == 1
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT.
+            inserted = s.execute(stmt).first() is not None
         if not inserted:
             with self.store.session() as s:
                 taken = s.execute(
@@ -102,9 +104,10 @@ class Ledger:
                         attempts=DeliveryRow.attempts + 1,
                         updated_at=now,
                     )
+                    .returning(DeliveryRow.id)
                     .execution_options(synchronize_session=False)
-                ).rowcount
-            if taken != 1:
+                ).first()
+            if taken is None:
                 return None
         with self.store.session() as s:
             row = s.scalar(
@@ -130,9 +133,10 @@ class Ledger:
                 update(DeliveryRow)
                 .where(DeliveryRow.id == claim.id, DeliveryRow.claimed_by == self.owner)
                 .values(updated_at=utcnow(), **values)
+                .returning(DeliveryRow.id)
                 .execution_options(synchronize_session=False)
-            ).rowcount
-        return done == 1
+            ).first()
+        return done is not None
 
     def save_plan(self, claim: Claim, plan: dict[str, Any]) -> None:
         claim.plan = plan
@@ -173,8 +177,9 @@ class Ledger:
                     due_at=due_at,
                 )
                 .on_conflict_do_nothing(index_elements=["channel_id", "digest_date"])
+                .returning(DeliveryRow.id)
             )
-            return s.execute(stmt).rowcount == 1
+            return s.execute(stmt).first() is not None
 
     def status(self, channel_id: int, digest_date: date) -> str | None:
         with self.store.session() as s:

@@ -211,6 +211,7 @@ class DigestScheduler:
         """Re-derive jobs; send what is due and unsent within the grace period; skip the rest."""
         if self._stopping:
             return
+        await asyncio.to_thread(self.app.reload_channels)
         now = self.app.clock()
         channels = await asyncio.to_thread(self.app.store.list_channels)
         self.sync_jobs(channels)

@@ -1,0 +1,109 @@
+"""The delivery ledger on both backends: one claim wins, crashed claims are taken over."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+from bot.ledger import FAILED, GAVE_UP, SENT, SKIPPED, Ledger
+from bot.models import Target
+from bot.store import Store
+
+DAY = date(2026, 11, 20)
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def channel_id(store: Store, name: str = "console:a") -> int:
+    ch = store.ensure_channel(Target.parse(name))
+    assert ch.id is not None
+    return ch.id
+
+
+def test_one_claim_wins(store: Store) -> None:
+    cid = channel_id(store)
+    a, b = Ledger(store, "a"), Ledger(store, "b")
+    claim = a.claim(cid, DAY, due_at=T0, now=T0)
+    assert claim is not None and claim.attempt == 1 and len(claim.nonce) == 16
+    assert b.claim(cid, DAY, due_at=T0, now=T0) is None
+    assert a.claim(cid, DAY, due_at=T0, now=T0) is None  # not even twice by the same owner
+    assert b.claim(cid, DAY + timedelta(days=1), due_at=T0, now=T0) is not None
+
+
+def test_concurrent_claims_from_many_threads(store: Store) -> None:
+    cids = [channel_id(store, f"console:c{i}") for i in range(20)]
+    won: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def replica(name: str) -> None:
+        ledger = Ledger(store, name)
+        barrier.wait()
+        for cid in cids:
+            if ledger.claim(cid, DAY, due_at=T0, now=T0) is not None:
+                with lock:
+                    won.append((name, cid))
+
+    threads = [threading.Thread(target=replica, args=(f"r{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(cid for _, cid in won) == sorted(cids)  # each claimed exactly once
+
+
+def test_a_crashed_claim_is_taken_over_after_its_lease_with_the_same_nonce(store: Store) -> None:
+    cid = channel_id(store)
+    crashed = Ledger(store, "crashed", lease_seconds=300)
+    first = crashed.claim(cid, DAY, due_at=T0, now=T0)
+    assert first is not None
+    crashed.save_plan(first, {"day": DAY.isoformat(), "sections": []})
+    other = Ledger(store, "other", lease_seconds=300)
+    assert other.claim(cid, DAY, due_at=T0, now=T0 + timedelta(seconds=299)) is None
+    second = other.claim(cid, DAY, due_at=T0, now=T0 + timedelta(seconds=301))
+    assert second is not None
+    assert second.nonce == first.nonce and second.attempt == 2
+    assert second.plan == {"day": DAY.isoformat(), "sections": []}
+    # The crashed owner can no longer settle it: its claim was taken.
+    crashed.sent(first, ["x"], T0)
+    assert crashed.status(cid, DAY) != SENT
+    other.sent(second, ["m1"], T0 + timedelta(seconds=302))
+    assert other.status(cid, DAY) == SENT
+    assert Ledger(store, "late").claim(cid, DAY, due_at=T0, now=T0 + timedelta(days=1)) is None
+
+
+def test_transient_failures_back_off_then_give_up(store: Store) -> None:
+    cid = channel_id(store)
+    ledger = Ledger(store, "a", max_attempts=3)
+    now = T0
+    claim = ledger.claim(cid, DAY, due_at=T0, now=now)
+    assert claim is not None
+    assert ledger.failed(claim, "HTTP 503", permanent=False, now=now) == FAILED
+    assert ledger.claim(cid, DAY, due_at=T0, now=now + timedelta(seconds=30)) is None
+    claim = ledger.claim(cid, DAY, due_at=T0, now=now + timedelta(minutes=1, seconds=1))
+    assert claim is not None and claim.attempt == 2
+    assert ledger.failed(claim, "HTTP 503", permanent=False, now=now) == FAILED
+    claim = ledger.claim(cid, DAY, due_at=T0, now=now + timedelta(minutes=3))
+    assert claim is not None and claim.attempt == 3
+    assert ledger.failed(claim, "HTTP 503", permanent=False, now=now) == GAVE_UP
+    assert ledger.claim(cid, DAY, due_at=T0, now=now + timedelta(days=1)) is None
+
+
+def test_permanent_failure_and_skip_and_release(store: Store) -> None:
+    cid = channel_id(store)
+    ledger = Ledger(store, "a")
+    claim = ledger.claim(cid, DAY, due_at=T0, now=T0)
+    assert claim is not None
+    assert ledger.failed(claim, "channel_not_found", permanent=True, now=T0) == GAVE_UP
+    assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(days=1)) is None
+
+    later = DAY + timedelta(days=1)
+    assert ledger.skip(cid, later, due_at=T0, reason="missed")
+    assert not ledger.skip(cid, later, due_at=T0, reason="missed")
+    assert ledger.status(cid, later) == SKIPPED
+    assert ledger.claim(cid, later, due_at=T0, now=T0) is None
+
+    third = DAY + timedelta(days=2)
+    claim = ledger.claim(cid, third, due_at=T0, now=T0)
+    assert claim is not None
+    ledger.release(claim, T0)
+    assert Ledger(store, "b").claim(cid, third, due_at=T0, now=T0) is not None
