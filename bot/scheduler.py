@@ -186,6 +186,9 @@ class DigestScheduler:
             if self._jobs.get(job_id) == desc:
                 continue
             assert ch.id is not None
+            if job_id in self._jobs:
+                # Remove, then add: replace_existing does not reach jobs still pending start.
+                self.scheduler.remove_job(job_id)
             self.scheduler.add_job(
                 self.fire,
                 cron_trigger(ch.schedule),
