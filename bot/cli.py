@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -326,7 +326,8 @@ def digest(
             elif result.status == "empty":
                 print(f"Nothing new for {target} on {the_day}; nothing was sent.")
             else:
-                print(f"Sent the digest for {the_day} to {target} ({len(result.digest.papers)} papers).")
+                count = len(result.digest.papers)
+                print(f"Sent the digest for {the_day} to {target} ({count} papers).")
             return
         built = app.digests.build(ch, the_day, now=app.clock())
         if as_json:
@@ -354,9 +355,13 @@ def channels() -> None:
     """Channels, their topics and schedules."""
     with open_app() as app:
         rows = app.store.list_channels()
-        reasons = {str(c.target): app.store.pause_reason(c.target) for c in rows if c.schedule.paused}
+        reasons = {
+            str(c.target): app.store.pause_reason(c.target) for c in rows if c.schedule.paused
+        }
     if not rows:
-        print("No channels yet. Declare them under channels: in the config, or use /papers subscribe.")
+        print(
+            "No channels yet. Declare them under channels: in the config, or use /papers subscribe."
+        )
         return
     table = Table(show_header=True, header_style="bold", box=None)
     for col in ("channel", "schedule", "topics"):
@@ -373,9 +378,8 @@ def channels() -> None:
 def db_upgrade() -> None:
     """Apply database migrations (also done on start)."""
     settings = load()
-    with open_app(settings) as app:
-        with app.store.engine.connect() as conn:
-            rev = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    with open_app(settings) as app, app.store.engine.connect() as conn:
+        rev = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     print(f"Database {redact_url(settings.database_url)} is at revision {rev}.")
 
 

@@ -140,7 +140,10 @@ def parse(text: str) -> Command:
     if rest and len(word) >= 4:
         best = process.extractOne(word, SUBCOMMANDS, scorer=Levenshtein.distance, score_cutoff=2)
         if best is not None:
-            hint = f"Searched for “{shorten(text, 80)}”. Did you mean `/papers {best[0]} {shorten(rest, 60)}`?"
+            hint = (
+                f"Searched for “{shorten(text, 80)}”. "
+                f"Did you mean `/papers {best[0]} {shorten(rest, 60)}`?"
+            )
     return Command("search", text, hint=hint)
 
 
@@ -274,7 +277,9 @@ class CommandHandler:
                 )
             count = int(arg)
             if not 1 <= count <= TRENDING_MAX:
-                raise CommandError(f"Pick a number from 1 to {TRENDING_MAX}, e.g. `/papers trending 10`.")
+                raise CommandError(
+                    f"Pick a number from 1 to {TRENDING_MAX}, e.g. `/papers trending 10`."
+                )
         channel = self._channel(who)
         today = self._today(channel)
         featured = self.store.latest_featured_date(today)

@@ -83,7 +83,9 @@ def run_demo(*, live: bool = False, debug: bool = False) -> int:
                 out.stdout.write(out.answer(app.commands, command, who) + "\n")
             if sys.stdin.isatty():
                 _rule(out, "Your turn")
-                out.stdout.write("Type /papers commands (help for usage, quit or Ctrl-D to leave).\n")
+                out.stdout.write(
+                    "Type /papers commands (help for usage, quit or Ctrl-D to leave).\n"
+                )
                 out.repl(app.commands, DEMO_CHANNEL, interactive=True)
             else:
                 out.stdout.write("\n(stdin is not a terminal, so the demo ends here.)\n")

@@ -27,7 +27,7 @@ WEEKEND_NOTICE = "No new papers today — Daily Papers is quiet on weekends and 
 
 
 class DigestBuilder:
-    """Makes the neutral ``Digest`` a channel should get for a day; sending is someone else's job."""
+    """Makes the neutral ``Digest`` a channel should get for a day (sending is not its job)."""
 
     def __init__(self, store: Store, searcher: Searcher, options: DigestOptions) -> None:
         self.store = store

@@ -21,7 +21,9 @@ class FetchReport(IngestReport):
     empty_days: int = 0
 
 
-def days_to_fetch(today: date, *, only: date | None = None, since: date | None = None) -> list[date]:
+def days_to_fetch(
+    today: date, *, only: date | None = None, since: date | None = None
+) -> list[date]:
     """The days a fetch walks: one day, every day from ``since`` to ``today``, or by default
     yesterday and today (upvotes keep growing after a paper is featured)."""
     if only is not None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 HF_PAPER_URL = "https://huggingface.co/papers/{id}"
 ARXIV_ABS_URL = "https://arxiv.org/abs/{id}"
@@ -18,8 +18,34 @@ ARXIV_PDF_URL = "https://arxiv.org/pdf/{id}"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 # Words ending in a full stop that do not end a sentence in an abstract.
 _ABBREVIATIONS = frozenset(
-    "e.g. i.e. al. etc. vs. cf. fig. figs. eq. eqs. sec. approx. resp. no. dr. prof. vol. ref. "
-    "refs. tab. ch. appx. incl. esp. viz. ca.".split()
+    {
+        "e.g.",
+        "i.e.",
+        "al.",
+        "etc.",
+        "vs.",
+        "cf.",
+        "fig.",
+        "figs.",
+        "eq.",
+        "eqs.",
+        "sec.",
+        "approx.",
+        "resp.",
+        "no.",
+        "dr.",
+        "prof.",
+        "vol.",
+        "ref.",
+        "refs.",
+        "tab.",
+        "ch.",
+        "appx.",
+        "incl.",
+        "esp.",
+        "viz.",
+        "ca.",
+    }
 )
 _WS = re.compile(r"\s+")
 
@@ -179,7 +205,9 @@ class Target:
             if ok and platform is Platform.SLACK:
                 ok = workspace.isalnum() and channel.isalnum()
             if not ok:
-                example = "slack:T0123/C0456" if platform is Platform.SLACK else "discord:GUILD/CHANNEL"
+                example = (
+                    "slack:T0123/C0456" if platform is Platform.SLACK else "discord:GUILD/CHANNEL"
+                )
                 raise TargetError(f"{text!r} is not a {platform} channel address; use {example}")
             return cls(platform, workspace, channel)
         if not _NAME_RE.match(rest):

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 60
 MAX_CONCURRENT_DELIVERIES = 32
+STOP_TIMEOUT = 30.0
 
 
 def default_owner() -> str:
@@ -125,14 +126,14 @@ class DigestScheduler:
         )
         self.scheduler.start()
 
-    async def stop(self, timeout: float = 30.0) -> None:
-        """Take no new work, let deliveries in flight finish (up to ``timeout``)."""
+    async def stop(self) -> None:
+        """Take no new work, let deliveries in flight finish (up to ``STOP_TIMEOUT`` seconds)."""
         self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._inflight:
             log.info("waiting for %d deliveries in flight", len(self._inflight))
-            _, pending = await asyncio.wait(self._inflight, timeout=timeout)
+            _, pending = await asyncio.wait(self._inflight, timeout=STOP_TIMEOUT)
             for task in pending:
                 task.cancel()
 

@@ -15,7 +15,15 @@ from sqlalchemy import Engine, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import ChannelRow, PaperRow, PostedPaperRow, SubscriptionRow, make_engine, upgrade, utcnow
+from bot.db import (
+    ChannelRow,
+    PaperRow,
+    PostedPaperRow,
+    SubscriptionRow,
+    make_engine,
+    upgrade,
+    utcnow,
+)
 from bot.models import Channel, Paper, Schedule, Target, clean_text
 
 MAX_TOPIC_LENGTH = 200
@@ -161,9 +169,7 @@ class Store:
             for start in range(0, len(items), _UPSERT_BATCH):
                 batch = items[start : start + _UPSERT_BATCH]
                 ids = [r["arxiv_id"] for r in batch]
-                known = set(
-                    s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids)))
-                )
+                known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
                 now = utcnow()
                 for r in batch:
                     r["first_seen_at"] = now
@@ -398,13 +404,19 @@ class Store:
                     key = topic_key(topic)
                     if key not in have:
                         have.add(key)
-                        s.add(SubscriptionRow(channel_id=row.id, topic=clean_text(topic), topic_key=key))
+                        s.add(
+                            SubscriptionRow(
+                                channel_id=row.id, topic=clean_text(topic), topic_key=key
+                            )
+                        )
                 applied += 1
         return applied
 
     # -- what was posted where --------------------------------------------------------------
 
-    def posted_ids(self, channel_id: int, window_days: int, now: datetime | None = None) -> set[str]:
+    def posted_ids(
+        self, channel_id: int, window_days: int, now: datetime | None = None
+    ) -> set[str]:
         """Ids of papers posted to the channel within the last ``window_days`` days."""
         if window_days <= 0:
             return set()

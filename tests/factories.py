@@ -33,16 +33,33 @@ def corpus() -> list[Paper]:
     """A dozen papers over three days, a few per topic."""
     d1, d2, d3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
     return [
-        paper("2611.10001", "Sparse Mixture of Experts Routing at Scale", day=d3, upvotes=88,
-              ai_keywords=["mixture of experts", "routing"],
-              ai_summary="A router that balances experts without auxiliary losses."),
-        paper("2611.10002", "Latent Diffusion Models for Video Editing", day=d3, upvotes=51,
-              ai_keywords=["diffusion", "video"]),
+        paper(
+            "2611.10001",
+            "Sparse Mixture of Experts Routing at Scale",
+            day=d3,
+            upvotes=88,
+            ai_keywords=["mixture of experts", "routing"],
+            ai_summary="A router that balances experts without auxiliary losses.",
+        ),
+        paper(
+            "2611.10002",
+            "Latent Diffusion Models for Video Editing",
+            day=d3,
+            upvotes=51,
+            ai_keywords=["diffusion", "video"],
+        ),
         paper("2611.10003", "Gaussian Splatting for Dynamic Scenes", day=d3, upvotes=40),
-        paper("2611.10004", "Quantized Language Models on Mobile Phones", day=d3, upvotes=12,
-              summary="We run 4-bit quantized LLMs on-device. Latency drops by half."),
+        paper(
+            "2611.10004",
+            "Quantized Language Models on Mobile Phones",
+            day=d3,
+            upvotes=12,
+            summary="We run 4-bit quantized LLMs on-device. Latency drops by half.",
+        ),
         paper("2611.10005", "Graph Neural Networks for Molecules", day=d3, upvotes=3),
-        paper("2611.10006", "Retrieval-Augmented Generation with Long Contexts", day=d2, upvotes=70),
+        paper(
+            "2611.10006", "Retrieval-Augmented Generation with Long Contexts", day=d2, upvotes=70
+        ),
         paper("2611.10007", "Consistency Distillation for Diffusion Models", day=d2, upvotes=33),
         paper("2611.10008", "Expert Parallelism for MoE Training", day=d2, upvotes=8),
         paper("2611.10009", "Speech Recognition with Self-Supervised Encoders", day=d2, upvotes=5),
@@ -56,8 +73,12 @@ def api_item(p: Paper, *, newer: bool = True) -> dict[str, Any]:
     """``p`` as one /api/daily_papers item (newer payloads carry the ai_* fields)."""
     inner: dict[str, Any] = {
         "id": p.id,
-        "authors": [{"_id": f"{i:024x}", "name": n, "hidden": False} for i, n in enumerate(p.authors)],
-        "publishedAt": (p.published_at or datetime(2026, 11, 18, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        "authors": [
+            {"_id": f"{i:024x}", "name": n, "hidden": False} for i, n in enumerate(p.authors)
+        ],
+        "publishedAt": (p.published_at or datetime(2026, 11, 18, tzinfo=UTC))
+        .isoformat()
+        .replace("+00:00", "Z"),
         "title": p.title.replace(" ", "\n  ", 1),
         "summary": p.summary.replace(" ", "\n", 2),
         "upvotes": p.upvotes,

@@ -30,14 +30,25 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def papers_bot(tmp_path: Path) -> Run:
     """Runs ``papers-bot`` in an empty folder with its own SQLite database."""
 
-    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERS_BOT_", "SLACK_", "DISCORD_"))}
+    def run(
+        *args: str, stdin: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PAPERS_BOT_", "SLACK_", "DISCORD_"))
+        }
         full_env["PYTHONPATH"] = str(ROOT)
         full_env["PAPERS_BOT_DATABASE_URL"] = f"sqlite:///{tmp_path}/papers.db"
         full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "bot", *args],
-            input=stdin, capture_output=True, text=True, cwd=tmp_path, env=full_env, timeout=120,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=full_env,
+            timeout=120,
         )
 
     return run
@@ -81,11 +92,59 @@ def test_console_answers_piped_commands(papers_bot: Run, saved_day: Path) -> Non
 
 def hostile_lines(n: int, seed: int = 7) -> list[str]:
     rnd = random.Random(seed)
-    pieces = ['"', "'", "*", "-", "AND", "OR", "NEAR", "(", ")", "[", "]", "{", "}", "\\", ":", "^",
-              "🦄", "\u202e", "\u200b", "<!channel>", "@everyone", "<@U1>", "%s", "%(x)s", "{0}",
-              "subscribe", "unsubscribe", "schedule", "trending", "digest", "topics", "help",
-              "search", "99:99", "Mars/Base", "-1", "1e9", "9" * 30, "x" * 250, "DROP TABLE",
-              "é", "ß", "ﬁ", "İ", "\t", "  ", "/papers", "--help", "", "NULL", "None"]
+    pieces = [
+        '"',
+        "'",
+        "*",
+        "-",
+        "AND",
+        "OR",
+        "NEAR",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        "\\",
+        ":",
+        "^",
+        "🦄",
+        "\u202e",
+        "\u200b",
+        "<!channel>",
+        "@everyone",
+        "<@U1>",
+        "%s",
+        "%(x)s",
+        "{0}",
+        "subscribe",
+        "unsubscribe",
+        "schedule",
+        "trending",
+        "digest",
+        "topics",
+        "help",
+        "search",
+        "99:99",
+        "Mars/Base",
+        "-1",
+        "1e9",
+        "9" * 30,
+        "x" * 250,
+        "DROP TABLE",
+        "é",
+        "ß",
+        "ﬁ",
+        "İ",
+        "\t",
+        "  ",
+        "/papers",
+        "--help",
+        "",
+        "NULL",
+        "None",
+    ]
     out = []
     for _ in range(n):
         out.append(" ".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6))))
@@ -94,8 +153,10 @@ def hostile_lines(n: int, seed: int = 7) -> list[str]:
 
 def test_thousands_of_hostile_lines_each_get_a_reply(tmp_path: Path) -> None:
     # In-process, to count replies exactly: one answer per input line.
-    app = App(Settings(database_url=f"sqlite:///{tmp_path}/h.db"),
-              clock=lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
+    app = App(
+        Settings(database_url=f"sqlite:///{tmp_path}/h.db"),
+        clock=lambda: datetime(2026, 11, 20, 9, tzinfo=UTC),
+    )
     app.ingest(corpus())
     lines = hostile_lines(2000)
     out = io.StringIO()
@@ -173,8 +234,12 @@ def test_fetch_walks_days_against_a_fake_hugging_face(papers_bot: Run) -> None:
         days = {q.get("date") for q in (req.query for req in hf.requests)}
         assert today.isoformat() in days and today.replace(day=1).isoformat() in days
         hf.server_error(times=50)
-        r = papers_bot("fetch", "--date", today.isoformat(),
-                       env={**env, "PAPERS_BOT_HUGGINGFACE__RETRIES": "1"})
+        r = papers_bot(
+            "fetch",
+            "--date",
+            today.isoformat(),
+            env={**env, "PAPERS_BOT_HUGGINGFACE__RETRIES": "1"},
+        )
         assert r.returncode == 1
         # Retries are logged as they happen; the error itself is the one last line.
         last = r.stderr.strip().splitlines()[-1]

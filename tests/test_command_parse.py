@@ -41,8 +41,16 @@ def test_overlong_input_is_an_error_not_a_crash() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("9:30", "09:30"), ("09:30", "09:30"), ("23:59", "23:59"), ("0:00", "00:00"),
-     ("9am", "09:00"), ("9:15pm", "21:15"), ("12am", "00:00"), ("12pm", "12:00")],
+    [
+        ("9:30", "09:30"),
+        ("09:30", "09:30"),
+        ("23:59", "23:59"),
+        ("0:00", "00:00"),
+        ("9am", "09:00"),
+        ("9:15pm", "21:15"),
+        ("12am", "00:00"),
+        ("12pm", "12:00"),
+    ],
 )
 def test_times(text: str, expected: str) -> None:
     assert parse_time(text) == expected

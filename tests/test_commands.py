@@ -82,9 +82,12 @@ def test_schedule(app: App) -> None:
     assert "back on" in say(app, "schedule on")
     assert "every day at 07:00 Europe/Berlin" in say(app, "schedule 7:00 daily")
     assert "posted every day at 07:00" in say(app, "schedule")
-    for bad, hint in [("schedule 25:00", "HH:MM"), ("schedule 9:30 Mars/Base", "IANA"),
-                      ("schedule 9:30 UTC UTC", "didn't understand"),
-                      ("schedule soon", "HH:MM")]:
+    for bad, hint in [
+        ("schedule 25:00", "HH:MM"),
+        ("schedule 9:30 Mars/Base", "IANA"),
+        ("schedule 9:30 UTC UTC", "didn't understand"),
+        ("schedule soon", "HH:MM"),
+    ]:
         r = app.commands.handle(bad, HERE)
         assert r.kind is ReplyKind.ERROR and hint in r.text, bad
 
@@ -135,10 +138,43 @@ def test_no_papers_yet(store: Store) -> None:
 
 
 HOSTILE = [
-    '"', "'", "*", "-", "AND", "OR", "NEAR", "NOT", "(", ")", "((a", "a))", "a:b", "title:x",
-    "^", "{", "}", "[", "]", "\\", "%", "_", "'; DROP TABLE papers; --", "🦄🔥", "NEAR(a b, 3)",
-    "a AND OR NOT b", "\x00", "\u202e", "-diffusion", '"unbalanced', "x" * 200,
-    "!@#$%^&*()_+=-`~", "<!channel>", "@everyone", "<@U123>", "`code`", "$(rm -rf /)",
+    '"',
+    "'",
+    "*",
+    "-",
+    "AND",
+    "OR",
+    "NEAR",
+    "NOT",
+    "(",
+    ")",
+    "((a",
+    "a))",
+    "a:b",
+    "title:x",
+    "^",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\\",
+    "%",
+    "_",
+    "'; DROP TABLE papers; --",
+    "🦄🔥",
+    "NEAR(a b, 3)",
+    "a AND OR NOT b",
+    "\x00",
+    "\u202e",
+    "-diffusion",
+    '"unbalanced',
+    "x" * 200,
+    "!@#$%^&*()_+=-`~",
+    "<!channel>",
+    "@everyone",
+    "<@U123>",
+    "`code`",
+    "$(rm -rf /)",
 ]
 
 

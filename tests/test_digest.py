@@ -46,7 +46,9 @@ def test_counts_are_configurable(store: Store) -> None:
     assert ch is not None
     d = b.build(ch, DAY, now=NOW)
     assert len(d.sections[0].papers) == 2 and len(d.sections[1].papers) == 1
-    assert not any(s.title == "Trending" for s in builder(store, trending=0).build(ch, DAY).sections)
+    assert not any(
+        s.title == "Trending" for s in builder(store, trending=0).build(ch, DAY).sections
+    )
 
 
 def test_a_paper_is_never_posted_twice_within_the_window(store: Store) -> None:

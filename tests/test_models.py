@@ -9,8 +9,12 @@ from bot.models import Paper, Platform, Target, TargetError, first_sentence, sho
     ("text", "platform", "workspace", "channel"),
     [
         ("slack:T0123/C0456", Platform.SLACK, "T0123", "C0456"),
-        ("discord:123456789012345678/234567890123456789", Platform.DISCORD,
-         "123456789012345678", "234567890123456789"),
+        (
+            "discord:123456789012345678/234567890123456789",
+            Platform.DISCORD,
+            "123456789012345678",
+            "234567890123456789",
+        ),
         ("webhook:reading-group", Platform.WEBHOOK, "", "reading-group"),
         ("console:local", Platform.CONSOLE, "", "local"),
         ("  console:local  ", Platform.CONSOLE, "", "local"),
@@ -26,9 +30,21 @@ def test_targets_parse_and_print_back(
 
 @pytest.mark.parametrize(
     "text",
-    ["", "slack", "slack:", "slack:T1", "slack:T1/", "slack:/C1", "slack:T1/C1/x",
-     "discord:abc/def", "teams:a/b", "webhook:", "webhook:a b", "console:" + "x" * 80,
-     "slack:T1/C1<!channel>"],
+    [
+        "",
+        "slack",
+        "slack:",
+        "slack:T1",
+        "slack:T1/",
+        "slack:/C1",
+        "slack:T1/C1/x",
+        "discord:abc/def",
+        "teams:a/b",
+        "webhook:",
+        "webhook:a b",
+        "console:" + "x" * 80,
+        "slack:T1/C1<!channel>",
+    ],
 )
 def test_bad_targets_say_what_to_type(text: str) -> None:
     with pytest.raises(TargetError) as info:
@@ -70,7 +86,9 @@ def test_author_line_and_links() -> None:
 
 
 def test_first_sentence_skips_abbreviations() -> None:
-    text = ("We extend the dual-encoder systems of Okafor et al. (2024) to long documents, e.g. "
-            "Reports and J. Smith's corpora. Second sentence here.")
+    text = (
+        "We extend the dual-encoder systems of Okafor et al. (2024) to long documents, e.g. "
+        "Reports and J. Smith's corpora. Second sentence here."
+    )
     assert first_sentence(text) == text.split(" Second")[0]
     assert first_sentence("It works. Vs. the baseline it is better.") == "It works."

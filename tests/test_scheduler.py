@@ -73,7 +73,11 @@ def test_weekdays_only_and_last_due() -> None:
     s = Schedule(time="08:30", timezone="America/New_York", weekdays_only=True)
     times = fires(s, datetime(2026, 11, 19, tzinfo=UTC), 4)
     assert [t.astimezone(ZoneInfo("America/New_York")).strftime("%a") for t in times] == [
-        "Thu", "Fri", "Mon", "Tue"]
+        "Thu",
+        "Fri",
+        "Mon",
+        "Tue",
+    ]
     saturday_noon = datetime(2026, 11, 21, 17, tzinfo=UTC)
     found = last_due(s, saturday_noon)
     assert found is not None and found[0] == date(2026, 11, 20)
@@ -214,7 +218,7 @@ def test_a_gone_channel_is_paused_and_the_others_carry_on(
 
 
 def test_jobs_follow_channel_changes(world: tuple[App, Clock, MemoryAdapter]) -> None:
-    app, clock, memory = world
+    app, _, memory = world
     sched = scheduler(app, memory)
     target = Target.parse("memory:jobs")
     app.store.set_schedule(target, time="07:15", timezone="Asia/Tokyo")

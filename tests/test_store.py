@@ -59,8 +59,14 @@ def test_ingest_twice_changes_nothing_but_counts(store: Store) -> None:
 
 
 def test_an_older_payload_does_not_erase_newer_fields(store: Store) -> None:
-    rich = paper("2611.20001", "Rich", ai_summary="Short.", ai_keywords=["moe"],
-                 github_repo="https://github.com/example-lab/x", github_stars=10)
+    rich = paper(
+        "2611.20001",
+        "Rich",
+        ai_summary="Short.",
+        ai_keywords=["moe"],
+        github_repo="https://github.com/example-lab/x",
+        github_stars=10,
+    )
     store.upsert_papers([rich])
     bare = paper("2611.20001", "Rich", upvotes=5)
     store.upsert_papers([bare])
@@ -80,8 +86,11 @@ def test_a_batch_larger_than_one_statement(store: Store) -> None:
 
 def test_papers_on_a_day_most_upvoted_first_and_withdrawn_left_out(store: Store) -> None:
     papers = corpus()
-    papers.append(paper("2611.19999", "Withdrawn", upvotes=999,
-                        withdrawn_at=datetime(2026, 11, 20, tzinfo=UTC)))
+    papers.append(
+        paper(
+            "2611.19999", "Withdrawn", upvotes=999, withdrawn_at=datetime(2026, 11, 20, tzinfo=UTC)
+        )
+    )
     store.upsert_papers(papers)
     day = store.papers_on(date(2026, 11, 20))
     assert [p.upvotes for p in day] == sorted((p.upvotes for p in day), reverse=True)
@@ -104,7 +113,10 @@ def test_subscriptions_fold_case_and_space(store: Store) -> None:
 def test_schedule_changes(store: Store) -> None:
     ch = store.set_schedule(SLACK, time="07:15", timezone="Europe/Berlin", weekdays_only=True)
     assert (ch.schedule.time, ch.schedule.timezone, ch.schedule.weekdays_only) == (
-        "07:15", "Europe/Berlin", True)
+        "07:15",
+        "Europe/Berlin",
+        True,
+    )
     ch = store.set_schedule(SLACK, paused=True, pause_reason="channel_not_found")
     assert ch.schedule.paused and store.pause_reason(SLACK) == "channel_not_found"
     ch = store.set_schedule(SLACK, paused=False)
@@ -113,8 +125,13 @@ def test_schedule_changes(store: Store) -> None:
 
 
 def test_config_seeding_keeps_command_changes_until_the_config_changes(store: Store) -> None:
-    spec = {"time": "09:30", "timezone": "Europe/Berlin", "weekdays_only": True,
-            "paused": False, "topics": ["diffusion models", "MoE"]}
+    spec = {
+        "time": "09:30",
+        "timezone": "Europe/Berlin",
+        "weekdays_only": True,
+        "paused": False,
+        "topics": ["diffusion models", "MoE"],
+    }
     assert store.seed_channels([(SLACK, spec)]) == 1
     store.subscribe(SLACK, "robotics")
     store.unsubscribe(SLACK, "MoE")
