@@ -116,7 +116,8 @@ class PermissionsConfig(_Section):
 
 class SchedulerConfig(_Section):
     grace_hours: float = Field(6.0, ge=0)
-    lease_seconds: int = Field(300, ge=10)
+    lease_seconds: int = Field(300, ge=2)
+    reconcile_seconds: int = Field(60, ge=1)
 
 
 class SemanticConfig(_Section):

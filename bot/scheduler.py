@@ -28,7 +28,6 @@ from bot.models import Channel, Platform, Schedule
 
 log = logging.getLogger(__name__)
 
-RECONCILE_SECONDS = 60
 MAX_CONCURRENT_DELIVERIES = 32
 STOP_TIMEOUT = 30.0
 
@@ -82,7 +81,7 @@ class DigestScheduler:
         *,
         owner: str | None = None,
         fetch: Callable[[], Awaitable[object]] | None = None,
-        reconcile_seconds: int = RECONCILE_SECONDS,
+        reconcile_seconds: int | None = None,
     ) -> None:
         self.app = app
         self.senders = dict(senders)
@@ -90,7 +89,7 @@ class DigestScheduler:
         self.ledger = Ledger(app.store, owner or default_owner(), lease_seconds=cfg.lease_seconds)
         self.grace = timedelta(hours=cfg.grace_hours)
         self.fetch = fetch
-        self.reconcile_seconds = reconcile_seconds
+        self.reconcile_seconds = reconcile_seconds or cfg.reconcile_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         self._inflight: set[asyncio.Task[None]] = set()

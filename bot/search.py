@@ -73,10 +73,11 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Acronyms of the field and what they stand for; matched both ways.
 ACRONYMS: dict[str, tuple[str, ...]] = {
     "moe": ("mixture of experts",),
-    "llm": ("large language model",),
-    "vlm": ("vision language model",),
-    "mllm": ("multimodal large language model", "multimodal llm"),
-    "lmm": ("large multimodal model",),
+    "llm": ("large language model", "language model"),
+    # Used interchangeably in the literature.
+    "vlm": ("vision language model", "mllm", "lmm", "multimodal large language model"),
+    "mllm": ("multimodal large language model", "multimodal llm", "vlm", "vision language model"),
+    "lmm": ("large multimodal model", "vlm", "mllm"),
     "vit": ("vision transformer",),
     "nas": ("neural architecture search",),
     "gnn": ("graph neural network",),
@@ -175,6 +176,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("chatbot", "dialogue", "dialog", "conversational"),
     ("inference", "serving", "deployment"),
     ("tool use", "tool calling", "function calling"),
+    ("search", "retrieval", "retrieve", "look up"),
     ("summarization", "summarize", "summary"),
     ("music", "song"),
     ("avatar", "talking head", "digital human"),
@@ -222,8 +224,8 @@ def _lexicon() -> tuple[dict[Phrase, int], list[tuple[Phrase, ...]]]:
         groups.append(phrases)
 
     for acronym, expansions in ACRONYMS.items():
-        # "llms" is its own lexeme for PostgreSQL's stemmer, so the plural is spelled out.
-        add((acronym, acronym + "s", *expansions))
+        # "llms" is its own lexeme for PostgreSQL's stemmer, so acronyms' plurals are spelled out.
+        add(f for e in (acronym, *expansions) for f in ((e, e + "s") if e in ACRONYMS else (e,)))
     for group in SYNONYMS:
         add(group)
     return index, groups
@@ -341,6 +343,11 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         if span:
             length, group = span
             own = tuple(w for w, _ in fixed[i : i + length])
+            content = [w for w in own if w not in STOPWORDS]
+            if len(content) > 1:
+                # Each word counts on its own (partial matches still rank), and is satisfied
+                # by the whole phrase or its acronym; the phrase itself is one more concept.
+                concepts += [[(w,), *_GROUPS[group]] for w in content]
             concepts.append([own, *_GROUPS[group]])
             previous = None
             i += length
