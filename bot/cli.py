@@ -75,7 +75,8 @@ def load(options: Options | None = None) -> Settings:
         overrides["log_level"] = options.log_level.upper()
     settings = load_settings(options.config, overrides=overrides)
     level = "DEBUG" if options.debug else settings.log_level
-    setup_logging(level, settings.log_format, Secrets().values())
+    hooks = [h.url.get_secret_value() for h in settings.webhooks]
+    setup_logging(level, settings.log_format, [*Secrets().values(), *hooks])
     return settings
 
 

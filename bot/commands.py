@@ -41,7 +41,7 @@ SUBCOMMANDS = (
 SETTINGS_COMMANDS = frozenset({"subscribe", "unsubscribe", "schedule"})
 
 HELP_TEXT = """\
-*/papers* — Hugging Face Daily Papers, right here.
+/papers — Hugging Face Daily Papers, right here.
 • `/papers diffusion models` — the best-matching papers (same as `/papers search …`)
 • `/papers trending 10` — today's most upvoted papers (1–20, default 5)
 • `/papers subscribe mixture of experts` — add a topic section to this channel's digest
