@@ -89,9 +89,10 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, self.request_stop)
-        await self.start()
-        log.info("papers-bot is running; SIGTERM or Ctrl-C stops it")
         try:
+            # Inside the try: a service that fails to start still gets the others stopped.
+            await self.start()
+            log.info("papers-bot is running; SIGTERM or Ctrl-C stops it")
             await self._stopping.wait()
         finally:
             log.info("stopping")

@@ -156,6 +156,8 @@ class DigestScheduler:
         assert self.fetch is not None
         try:
             await self.fetch()
+        except asyncio.CancelledError:
+            log.info("fetch interrupted by shutdown")
         except Exception as e:
             # Hugging Face being down is not our outage: commands and digests use what is stored.
             log.warning("fetch from Hugging Face failed: %s", e)

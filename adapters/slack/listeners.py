@@ -1,0 +1,202 @@
+"""What the bot does when Slack calls: ``/papers``, the "Share in channel" button, uninstalls.
+
+Each listener acknowledges first and only then works (Slack gives three seconds); the core's
+command handler runs in a worker thread and the answer goes back through ``respond``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import SHARE_ACTION_ID, reply_messages, shared_paper_message
+from adapters.slack.stores import ThreadedInstallationStore
+from bot.app import App
+from bot.commands import SETTINGS_COMMANDS, parse
+from bot.models import Invocation, Platform, Reply, ReplyKind, Target, TargetError
+
+log = logging.getLogger("adapters.slack")
+
+Ack = Callable[..., Awaitable[Any]]
+Respond = Callable[..., Awaitable[Any]]
+
+# Errors that mean "the bot cannot post here", answered with a hint instead of a failure.
+_INVITE = "Invite me with `/invite @Daily Papers`, then try again."
+CANNOT_POST = {
+    "not_in_channel": f"I'm not in this channel. {_INVITE}",
+    "channel_not_found": f"I can't see this channel. {_INVITE}",
+    "is_archived": "This channel is archived, so I can't post in it.",
+}
+
+
+def slack_target(team_id: str | None, channel_id: str | None) -> Target:
+    """``slack:{team}/{channel}``; TargetError when Slack sent something else."""
+    return Target.parse(f"{Platform.SLACK}:{team_id or ''}/{channel_id or ''}")
+
+
+def pause_workspace(core: App, team_id: str, reason: str) -> int:
+    """Pause every channel of ``team_id`` that is not paused yet, with ``reason``."""
+    paused = 0
+    for channel in core.store.list_channels(include_paused=False):
+        target = channel.target
+        if target.platform is Platform.SLACK and target.workspace == team_id:
+            core.store.set_schedule(target, paused=True, pause_reason=reason)
+            paused += 1
+    return paused
+
+
+class Listeners:
+    """Bolt listeners bound to the core app (bolt passes arguments by parameter name)."""
+
+    def __init__(self, core: App, installations: ThreadedInstallationStore | None) -> None:
+        self.core = core
+        self.installations = installations
+
+    # -- /papers ----------------------------------------------------------------------------
+
+    async def can_manage(self, client: AsyncWebClient, text: str, user_id: str) -> bool:
+        """Whether ``user_id`` may change channel settings. Only a command that changes settings
+        costs a users.info call, and only when permissions.settings is ``managers``."""
+        settings = self.core.settings
+        if settings.permissions.settings == "everyone" or user_id in settings.slack.managers:
+            return True
+        if parse(text).action not in SETTINGS_COMMANDS:
+            return False
+        try:
+            resp = await client.users_info(user=user_id)
+        except SlackApiError as e:
+            log.warning("users.info failed (%s); treating %s as no admin", _code(e), user_id)
+            return False
+        user = resp.get("user") or {}
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+    async def papers_command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
+        """``/papers <text>``: acknowledged at once, answered through the response_url."""
+        await ack()
+        text = str(command.get("text") or "")
+        user_id = str(command.get("user_id") or "")
+        try:
+            target = slack_target(command.get("team_id"), command.get("channel_id"))
+        except TargetError:
+            await _say_privately(respond, "Sorry, I can't tell which channel this is.")
+            return
+        try:
+            who = Invocation(
+                target=target,
+                user_id=user_id,
+                user_name=str(command.get("user_name") or ""),
+                can_manage=await self.can_manage(client, text, user_id),
+            )
+            reply = await asyncio.to_thread(self.core.commands.handle, text, who)
+        except Exception:
+            log.exception("/papers failed in %s", target)
+            reply = Reply(
+                "Sorry, something went wrong on my side while answering that. "
+                "Please try again in a minute.",
+                ReplyKind.ERROR,
+            )
+        await _respond(respond, reply)
+
+    # -- Share in channel -------------------------------------------------------------------
+
+    async def share_paper(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        """The "Share in channel" button: posts the paper visibly, "shared by <@user>"."""
+        await ack()
+        arxiv_id = str(action.get("value") or "")
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        paper = await asyncio.to_thread(self.core.store.get_paper, arxiv_id) if arxiv_id else None
+        if paper is None or not channel:
+            await _say_privately(respond, "Sorry, I can't find that paper any more.")
+            return
+        message = shared_paper_message(paper, user_id)
+        try:
+            await client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **message
+            )
+        except SlackApiError as e:
+            code = _code(e)
+            log.warning("sharing %s in %s failed: %s", arxiv_id, channel, code)
+            hint = CANNOT_POST.get(code, f"Sorry, Slack didn't let me post that ({code}).")
+            await _say_privately(respond, hint)
+
+    # -- uninstalls -------------------------------------------------------------------------
+
+    async def app_uninstalled(self, context: AsyncBoltContext) -> None:
+        """The app was removed from a workspace: forget it and pause its channels."""
+        await self._forget(context, "the app was uninstalled from this Slack workspace")
+
+    async def tokens_revoked(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """Tokens were revoked: forget revoked user tokens; a revoked bot token is an uninstall."""
+        tokens = event.get("tokens") or {}
+        if self.installations is not None:
+            for user_id in tokens.get("oauth") or []:
+                await self.installations.async_delete_installation(
+                    enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+                )
+        if tokens.get("bot"):
+            await self._forget(context, "the bot's Slack token was revoked")
+
+    async def _forget(self, context: AsyncBoltContext, reason: str) -> None:
+        team_id = context.team_id
+        if not team_id:
+            return
+        if self.installations is not None:
+            await self.installations.async_delete_all(
+                enterprise_id=context.enterprise_id, team_id=team_id
+            )
+        paused = await asyncio.to_thread(
+            pause_workspace, self.core, team_id, f"{reason} (resume with /papers schedule on)"
+        )
+        log.warning("Slack workspace %s: %s; %d channel(s) paused", team_id, reason, paused)
+
+
+def register(bolt: AsyncApp, listeners: Listeners) -> None:
+    """Attach the bot's listeners to ``bolt``."""
+    bolt.command("/papers")(listeners.papers_command)
+    bolt.action(SHARE_ACTION_ID)(listeners.share_paper)
+    bolt.event("app_uninstalled")(listeners.app_uninstalled)
+    bolt.event("tokens_revoked")(listeners.tokens_revoked)
+
+
+def _code(e: SlackApiError) -> str:
+    try:
+        return str(e.response.get("error") or "unknown_error")
+    except Exception:
+        return "unknown_error"
+
+
+async def _respond(respond: Respond, reply: Reply, **extra: Any) -> None:
+    for message in reply_messages(reply):
+        try:
+            resp = await respond({**message, **extra})
+        except Exception as e:
+            log.warning("answering through the response_url failed: %s", type(e).__name__)
+            return
+        status = getattr(resp, "status_code", 200)
+        if status != 200:
+            log.warning("the response_url answered %s: %s", status, getattr(resp, "body", ""))
+            return
+
+
+async def _say_privately(respond: Respond, text: str) -> None:
+    # A new ephemeral message; the search results the button sat on stay as they were.
+    await _respond(respond, Reply(text, ReplyKind.ERROR), replace_original=False)
