@@ -27,7 +27,9 @@ class Adapter(ABC):
         """The exact request bodies that posting ``digest`` would send, in order."""
 
     @abstractmethod
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
         """Post ``digest`` to its target; returns the platform's message ids.
 
         ``nonce`` identifies this delivery, so a retried post after a crash is not doubled

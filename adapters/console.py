@@ -38,7 +38,9 @@ class ConsoleAdapter(Adapter):
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         return [{"channel": str(digest.target), "text": render_digest(digest)}]
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
         self._print(render_digest(digest))
         return []
 

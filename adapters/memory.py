@@ -31,11 +31,13 @@ class MemoryAdapter(Adapter):
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         return [{"channel": str(digest.target), "text": render_digest(digest)}]
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
         if str(digest.target) in self.gone:
             raise PermanentDeliveryError(f"{digest.target}: channel not found")
-        if nonce is not None and any(p.nonce == nonce for p in self.posted):
-            return [nonce]  # like Discord's enforce_nonce: the retry is not a second message
+        if resume and nonce is not None and any(p.nonce == nonce for p in self.posted):
+            return [nonce]  # a resumed delivery: what it already posted is not posted again
         self.posted.append(Posted(digest.target, render_digest(digest), digest=digest, nonce=nonce))
         return [str(len(self.posted))]
 

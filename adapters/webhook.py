@@ -118,7 +118,9 @@ class WebhookAdapter(Adapter):
             for body in slack_digest_messages(digest, threads=False)
         ]
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
         """Post ``digest``; returns Discord message ids (Slack webhooks return none). A deleted
         webhook or archived channel raises PermanentDeliveryError; anything else that still
         fails after the retries raises DeliveryError."""

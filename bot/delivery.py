@@ -29,10 +29,13 @@ class PermanentDeliveryError(DeliveryError):
 class Sender(Protocol):
     """What delivery needs from an adapter.
 
-    ``send_digest`` with a ``nonce`` it has seen before must not post the same messages again
-    (a retry after a crash): adapters use the platform's nonce or look for what they posted."""
+    ``nonce`` identifies one delivery. With ``resume`` (a retry after a crash) the adapter must
+    not post again what that delivery already posted: it uses the platform's nonce, or looks
+    for its messages. Only retries resume, so a first attempt costs no extra API calls."""
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]: ...
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -76,13 +79,14 @@ async def post(
     sender: Sender,
     *,
     nonce: str | None = None,
+    resume: bool = False,
     now: datetime | None = None,
 ) -> list[str]:
     """Post a built digest and remember its papers as posted to the channel.
 
     A permanent failure pauses the channel (one log line) and is raised again."""
     try:
-        ids = await sender.send_digest(digest, nonce=nonce)
+        ids = await sender.send_digest(digest, nonce=nonce, resume=resume)
     except PermanentDeliveryError as e:
         log.warning("pausing %s: %s (resume with /papers schedule on)", channel.target, e)
         await asyncio.to_thread(

@@ -293,7 +293,15 @@ class DigestScheduler:
                 log.info("nothing new for %s on %s", channel.target, day)
                 return
             sender = self.senders[channel.target.platform]
-            ids = await post(digests, channel, digest, sender, nonce=claim.nonce, now=now)
+            ids = await post(
+                digests,
+                channel,
+                digest,
+                sender,
+                nonce=claim.nonce,
+                resume=claim.attempt > 1,
+                now=now,
+            )
         except DeliveryError as e:
             status = await asyncio.to_thread(
                 self.ledger.failed, claim, str(e), permanent=e.permanent, now=self.app.clock()

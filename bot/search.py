@@ -8,17 +8,29 @@ engine's query language (FTS5 ``"tok"``, tsquery ``'tok'``) and passed as a boun
 A query is analysed into *concepts*, each a set of alternative phrases any of which satisfies
 it: the user's word, its acronym or expansion ("MoE" <-> "mixture of experts"), a few common
 paraphrases ("cheaper" <-> "efficient"), the spelling fix for a word the index has never seen,
-and split or joined compounds ("fine tuning" <-> "finetuning"). The engine fetches the best few
-hundred papers matching any of them; those are re-ranked here by how much of the query they
-cover (concepts weighted by rarity) and whether they cover it in the title.
+and split or joined compounds ("fine tuning" <-> "finetuning"). The engine ranks the papers
+matching any of them (OR, so paraphrases still find partial matches) and hands over its best
+`CANDIDATES`; those are re-ranked here by how much of the query they cover (concepts weighted
+by rarity, matched by Porter stem), whether they cover it in the title, and the engine's rank.
+Equal scores go to more upvotes, then recency.
+
+Cost stays bounded at any size: words too common to pick candidates by are left to the
+re-ranking (`COMMON_DF`), and without a date range the engine scores only the newest `WINDOW`
+matches. The vocabulary (for typos, rarity and inflections) is read from the index (``fts5vocab``
+/ ``ts_stat``) and cached until papers are added or `Searcher.invalidate` is called.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import logging
 import math
 import re
+import sqlite3
 import threading
 import unicodedata
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,8 +45,19 @@ from bot.db import PaperRow, UTCDateTime
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
 
-# How many engine hits are re-ranked here; the rest are left to the engine's order.
-CANDIDATES = 200
+log = logging.getLogger(__name__)
+
+# How many of the engine's best hits are re-ranked here.
+CANDIDATES = 50
+# Without a date range, only the newest matches (by insertion) are scored by the engine.
+WINDOW = 2000
+# Words in more papers than this are too common to pick candidates by (see _retrieval_phrases).
+COMMON_DF = 5000
+# A stale vocabulary of at most this many papers is reloaded before answering; a larger one in
+# the background.
+SYNC_REFRESH_DOCS = 5000
+_MAX_FORMS = 400  # index words looked at for a word's inflections
+_MAX_CACHED_FORMS = 100_000
 MAX_QUERY_CHARS = 500
 MAX_CONCEPTS = 10
 MAX_ALTERNATIVES = 12
@@ -44,6 +67,8 @@ MAX_WORD_LENGTH = 40
 _COVERAGE_SHARE = 0.6
 _TITLE_SHARE = 0.25
 _ENGINE_SHARE = 0.15
+# Coverage credit for a concept found only through an acronym, expansion or paraphrase.
+_RELATED_CREDIT = 0.8
 
 # bm25() column weights, in the FTS5 column order: title, keywords, AI summary, abstract, authors.
 _BM25_WEIGHTS = (10.0, 5.0, 3.0, 1.0, 1.0)
@@ -66,6 +91,8 @@ _STOPWORD_TEXT = """
     anything article articles find give interesting latest list lot lots new newest paper papers
     preprint preprints publication publications recent recently regarding related research show
     something stuff studies study topic topics using via work works
+    able actually better different even good great keep keeping keeps kind make makes making
+    made many old ones right run running runs several sort stay stays still thing things way ways
 """
 # English function words and the filler of requests ("papers about", "new work on", "how to").
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
@@ -177,6 +204,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("inference", "serving", "deployment"),
     ("tool use", "tool calling", "function calling"),
     ("search", "retrieval", "retrieve", "look up"),
+    ("privacy", "private", "privacy preserving"),
     ("summarization", "summarize", "summary"),
     ("music", "song"),
     ("avatar", "talking head", "digital human"),
@@ -236,33 +264,101 @@ _LONGEST_ENTRY = max(len(k) for k in _LEXICON)
 _LEXICON_WORDS = frozenset(k[0] for k in _LEXICON if len(k) == 1)
 
 
+class _PorterStems:
+    """Porter stems exactly as SQLite FTS5 makes them, from a private in-memory FTS5 table, so
+    re-ranking counts as "the same word" what the index does (PostgreSQL's English stemmer
+    differs only at the margins)."""
+
+    _LIMIT = 500_000  # cached stems; past this the cache starts over
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        # The tokenizer of papers_fts (migration 0002).
+        tokenizer = "porter unicode61 remove_diacritics 2"
+        db.execute(f"CREATE VIRTUAL TABLE words USING fts5(w, tokenize='{tokenizer}')")
+        db.execute("CREATE VIRTUAL TABLE stems USING fts5vocab(words, 'instance')")
+        return db
+
+    def __call__(self, words: Iterable[str]) -> dict[str, str]:
+        wanted = set(words)
+        with self._lock:
+            missing = [w for w in wanted if w not in self._cache]
+            if missing:
+                if len(self._cache) + len(missing) > self._LIMIT:
+                    self._cache.clear()
+                db = self._db = self._db or self._connect()
+                with db:
+                    db.executemany("INSERT INTO words(rowid, w) VALUES (?, ?)", enumerate(missing))
+                    for term, doc in db.execute("SELECT term, doc FROM stems"):
+                        self._cache[missing[doc]] = term
+                    db.execute("DELETE FROM words")
+                for w in missing:
+                    self._cache.setdefault(w, w)
+            return {w: self._cache.get(w, w) for w in wanted}
+
+
+_stems = _PorterStems()
+
+
 class Vocabulary:
-    """The words in the index with their document counts, for spotting and fixing typos."""
+    """The words in the index with their document counts: to spot and fix typos, to weigh a
+    query's words by rarity, and to know the inflections of a word the papers use."""
 
     def __init__(self, counts: Iterable[tuple[str, int]], documents: int) -> None:
         self.documents = max(documents, 1)
         self._df: dict[str, int] = {}
         self._spelling: dict[str, str] = {}
         for word, df in counts:
-            key = _fold(word.casefold())
+            key = word.lower() if word.isascii() else _fold(word.casefold())
             if df > self._df.get(key, 0):
                 self._df[key] = df
                 self._spelling[key] = word
-        self._by_length: dict[int, list[str]] = {}
-        for key in self._df:
+        self._sorted = sorted(self._df)
+        # Spelling candidates by length and first or last two letters: one edit cannot change
+        # both ends of a word of five letters or more, so a typo's neighbours share one of them.
+        self._near: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for key in self._sorted:
             if len(key) >= 3 and not key.isdigit():
-                self._by_length.setdefault(len(key), []).append(key)
+                self._near[len(key), key[:2]].append(key)
+                self._near[-len(key), key[-2:]].append(key)
+        self._forms: dict[str, frozenset[str]] = {}
 
     def __len__(self) -> int:
         return len(self._df)
 
+    def count(self, word: str) -> int:
+        """Documents holding exactly ``word``."""
+        return self._df.get(_fold(word), 0)
+
     def df(self, word: str) -> int:
-        """Documents holding ``word`` or a plain inflection of it (0 when unknown)."""
+        """Documents holding ``word``, or else its most used inflection (0 when unknown)."""
         key = _fold(word)
-        best = self._df.get(key, 0)
-        for form in _inflections(key):
-            best = max(best, self._df.get(form, 0))
-        return best
+        return self._df.get(key) or max((self._df.get(w, 0) for w in self.forms(key)), default=0)
+
+    def forms(self, word: str) -> frozenset[str]:
+        """``word`` and the words in the index with the same stem."""
+        found = self._forms.get(word)
+        if found is None:
+            key = _fold(word)
+            stem = _stems([key])[key]
+            # A stem is the start of its words but for a changed last letter ("happi").
+            prefix = stem[:-1] if len(stem) > 3 else stem
+            start = bisect.bisect_left(self._sorted, prefix)
+            nearby = list(
+                itertools.takewhile(
+                    lambda w: w.startswith(prefix), self._sorted[start : start + _MAX_FORMS]
+                )
+            )
+            same = _stems(nearby)
+            found = frozenset((word, key, *(w for w in nearby if same[w] == stem)))
+            if len(self._forms) < _MAX_CACHED_FORMS:
+                self._forms[word] = found
+        return found
 
     def correct(self, word: str) -> str | None:
         """The known word nearest to an unknown ``word`` (edit distance with transpositions:
@@ -271,44 +367,31 @@ class Vocabulary:
         if len(key) < 4 or key.isdigit() or self.df(key):
             return None
         limit = 1 if len(key) <= 7 else 2
-        best: tuple[int, int, str] | None = None
+        candidates: set[str] = set()
         for length in range(len(key) - limit, len(key) + limit + 1):
-            bucket = self._by_length.get(length)
-            if not bucket:
-                continue
-            for candidate, distance, _ in process.extract(
-                key, bucket, scorer=OSA.distance, score_cutoff=limit, limit=None
-            ):
-                rank = (int(distance), -self._df[candidate], candidate)
-                if best is None or rank < best:
-                    best = rank
+            candidates.update(self._near.get((length, key[:2]), ()))
+            candidates.update(self._near.get((-length, key[-2:]), ()))
+        best: tuple[int, int, str] | None = None
+        for candidate, distance, _ in process.extract(
+            key, list(candidates), scorer=OSA.distance, score_cutoff=limit, limit=None
+        ):
+            rank = (int(distance), -self._df[candidate], candidate)
+            if best is None or rank < best:
+                best = rank
         return self._spelling[best[2]] if best else None
-
-
-def _inflections(word: str) -> list[str]:
-    forms = []
-    for suffix, replacement in (
-        ("s", ""),
-        ("es", ""),
-        ("ed", ""),
-        ("ed", "e"),
-        ("ing", ""),
-        ("ing", "e"),
-        ("ies", "y"),
-    ):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            forms.append(word[: -len(suffix)] + replacement)
-    forms.extend((word + "s", word + "es"))
-    return forms
 
 
 @dataclass(frozen=True, slots=True)
 class Concept:
-    """One thing the query asks for: any of the alternative phrases satisfies it. ``weight`` is
-    its rarity in the index (0 when nothing in the index can match it)."""
+    """One thing the query asks for: any of the alternative phrases satisfies it, the first
+    ``own`` (the user's words, spelling fixed) fully and the rest (acronyms, expansions,
+    paraphrases) nearly. ``weight`` is its rarity in the index (0 when nothing in the index can
+    match it); ``topical`` when it comes from the field's lexicon, so it is never a name."""
 
     alternatives: tuple[Phrase, ...]
     weight: float
+    own: int = 1
+    topical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +417,7 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         correction = vocabulary.correct(word) if len(vocabulary) else None
         fixed.append((correction, word) if correction else (word, None))
 
-    concepts: list[list[Phrase]] = []
+    concepts: list[tuple[list[Phrase], int, bool]] = []  # (alternatives, own, from the lexicon)
     bonus: list[Phrase] = []
     previous: str | None = None  # the last content word, for phrase bonuses
     i = 0
@@ -347,8 +430,8 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
             if len(content) > 1:
                 # Each word counts on its own (partial matches still rank), and is satisfied
                 # by the whole phrase or its acronym; the phrase itself is one more concept.
-                concepts += [[(w,), *_GROUPS[group]] for w in content]
-            concepts.append([own, *_GROUPS[group]])
+                concepts += [([(w,), *_GROUPS[group]], 1, True) for w in content]
+            concepts.append(([own, *_GROUPS[group]], 1, True))
             previous = None
             i += length
             continue
@@ -361,7 +444,7 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         if typed:
             alternatives.append((typed,))
         following = fixed[i][0] if i < len(fixed) else None
-        if following and following not in STOPWORDS and vocabulary.df(word + following):
+        if following and following not in STOPWORDS and vocabulary.count(word + following):
             # Two words the papers also write as one: "fine tuning" / "finetuning".
             alternatives = [(word, following), (word + following,)]
             i += 1
@@ -371,12 +454,13 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         if previous:
             bonus.append((previous, word))
         previous = word
-        concepts.append(alternatives)
+        concepts.append((alternatives, len(alternatives), False))
 
     out = []
-    for alternatives in concepts:
+    for alternatives, users, topical in concepts:
         unique = tuple(dict.fromkeys(alternatives))[:MAX_ALTERNATIVES]
-        out.append(Concept(unique, _weight(unique, vocabulary)))
+        mine = len(set(unique) & set(alternatives[:users]))
+        out.append(Concept(unique, _weight(unique, vocabulary), mine, topical))
     return Query(tuple(out), tuple(dict.fromkeys(bonus))[:4])
 
 
@@ -390,27 +474,32 @@ def _lexicon_match(words: Sequence[str]) -> tuple[int, int] | None:
 
 
 def _split(word: str, vocabulary: Vocabulary) -> Phrase | None:
-    """A long word written as two known ones ("finetuning" -> "fine tuning"), if any."""
+    """A long word the papers more often write as two ("finetuning" -> "fine tuning")."""
     if len(word) < 7 or len(word) > 30 or not word.isalpha():
         return None
+    own = vocabulary.count(word)
     best: tuple[int, Phrase] | None = None
     for cut in range(3, len(word) - 2):
         head, tail = word[:cut], word[cut:]
-        df = min(vocabulary.df(head), vocabulary.df(tail))
-        if df and (best is None or df > best[0]):
+        df = min(vocabulary.count(head), vocabulary.count(tail))
+        if df > own and (best is None or df > best[0]):
             best = (df, (head, tail))
     return best[1] if best else None
 
 
 def _weight(alternatives: Sequence[Phrase], vocabulary: Vocabulary) -> float:
-    df = 0
-    for phrase in alternatives:
-        content = [w for w in phrase if w not in STOPWORDS] or list(phrase)
-        df = max(df, min(vocabulary.df(w) for w in content))
+    """A concept's rarity (BM25's idf), from the papers any of its alternatives may match."""
+    df = max(_estimated_df(p, vocabulary) for p in alternatives)
     if not df:
         return 0.0
     n = vocabulary.documents
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def _estimated_df(phrase: Phrase, vocabulary: Vocabulary) -> int:
+    """At most how many papers hold ``phrase``: those holding its rarest word."""
+    content = [w for w in phrase if w not in STOPWORDS] or list(phrase)
+    return min(vocabulary.df(w) for w in content)
 
 
 # -- engine query languages ---------------------------------------------------------------------
@@ -421,20 +510,99 @@ def _fts_phrase(phrase: Phrase) -> str:
     return '"' + " ".join(phrase).replace('"', '""') + '"'
 
 
-def _fts_any(phrases: Iterable[Phrase]) -> str:
-    return "(" + " OR ".join(_fts_phrase(p) for p in phrases) + ")"
+def _ts_phrase(phrase: Phrase) -> str:
+    # Quoted lexemes joined by <->: to_tsquery() stems them and drops stopwords by itself.
+    return " <-> ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in phrase)
 
 
-def _ts_phrase(phrase: Phrase, labels: str = "") -> str:
-    suffix = f":{labels}" if labels else ""
-    return " <-> ".join("'" + w.replace("'", "''") + "'" + suffix for w in phrase)
+def _retrieval_phrases(query: Query, vocabulary: Vocabulary) -> list[Phrase]:
+    """What the engine is asked for: every alternative and phrase bonus, less those so common
+    that scoring all their papers would be slow (they add little to bm25 anyway) when rarer
+    ones remain."""
+    wanted = [p for c in query.concepts for p in c.alternatives] + list(query.phrases)
+    wanted = list(dict.fromkeys(wanted))
+    df = {p: _estimated_df(p, vocabulary) for p in wanted}
+    # Words unknown to the vocabulary cost the engine nothing, and may be newer than it.
+    selective = [p for p in wanted if df[p] <= COMMON_DF]
+    if any(df[p] for p in selective) or not any(df.values()):
+        return selective
+    # Everything known is common: single words only, phrases of common words are slow to find.
+    singles = [p for p in wanted if len(p) == 1 and df[p]]
+    return singles + [p for p in wanted if not df[p]] if singles else wanted
 
 
-def _ts_any(phrases: Iterable[Phrase], labels: str = "") -> str:
-    return "(" + " | ".join(f"({_ts_phrase(p, labels)})" for p in phrases) + ")"
+# -- re-ranking ---------------------------------------------------------------------------------
 
 
-# -- the searcher ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """Whether a paper's text holds any of some phrases: an inflection of a single word, or
+    inflections of a phrase's words in a row."""
+
+    words: frozenset[str]
+    phrases: tuple[tuple[frozenset[str], ...], ...]
+
+    @classmethod
+    def build(cls, alternatives: Iterable[Phrase], vocabulary: Vocabulary) -> _Forms:
+        words: set[str] = set()
+        phrases = []
+        for phrase in alternatives:
+            if len(phrase) == 1:
+                words |= vocabulary.forms(phrase[0])
+            else:
+                phrases.append(
+                    tuple(
+                        frozenset((w,)) if w in STOPWORDS else vocabulary.forms(w) for w in phrase
+                    )
+                )
+        return cls(frozenset(words), tuple(phrases))
+
+    def found(self, text: _Text) -> bool:
+        if not self.words.isdisjoint(text.words):
+            return True
+        for phrase in self.phrases:
+            if any(forms.isdisjoint(text.words) for forms in phrase):
+                continue
+            rest = phrase[1:]
+            for first in phrase[0] & text.words:
+                needle = f" {first} "
+                at = text.joined.find(needle)
+                while at >= 0:
+                    following = text.joined[at + len(needle) :].split(" ", len(rest))
+                    if len(following) >= len(rest) and all(
+                        w in forms for w, forms in zip(following, rest, strict=False)
+                    ):
+                        return True
+                    at = text.joined.find(needle, at + 1)
+        return False
+
+
+class _Matcher:
+    """How well a paper's text holds a concept: 1 in the user's own words, `_RELATED_CREDIT`
+    through an acronym, expansion or paraphrase, else 0."""
+
+    def __init__(self, concept: Concept, vocabulary: Vocabulary) -> None:
+        self.own = _Forms.build(concept.alternatives[: concept.own], vocabulary)
+        self.related = _Forms.build(concept.alternatives[concept.own :], vocabulary)
+
+    def credit(self, text: _Text) -> float:
+        if self.own.found(text):
+            return 1.0
+        return _RELATED_CREDIT if self.related.found(text) else 0.0
+
+
+class _Text:
+    """A field's words, as a set and as one spaced string for phrase lookups."""
+
+    __slots__ = ("joined", "words")
+
+    def __init__(self, *parts: str | None) -> None:
+        raw = " ".join(p for p in parts if p).casefold()
+        if not raw.isascii():
+            raw = _fold(raw)
+        tokens = _WORD.findall(raw)
+        self.words = set(tokens)
+        self.joined = " " + " ".join(tokens) + " "
 
 
 @dataclass(slots=True)
@@ -444,9 +612,13 @@ class _Candidate:
     upvotes: int
     featured: date | None
     published: datetime | None
-    matched: list[bool]
-    in_title: list[bool]
+    title: _Text  # title and keywords
+    body: _Text  # AI summary and abstract
+    authors: str
     score: float = 0.0
+
+
+# -- the searcher ---------------------------------------------------------------------------------
 
 
 class Searcher:
@@ -457,13 +629,14 @@ class Searcher:
         self._lock = threading.Lock()
         self._vocabulary: Vocabulary | None = None
         self._vocabulary_key: int | None = None
+        self._stale = False
+        self._refresher: threading.Thread | None = None
 
     def invalidate(self) -> None:
-        """Forget the cached vocabulary; call after changing paper texts. (It is refreshed by
-        itself when papers are added.)"""
+        """Reload the vocabulary (typo fixes, word rarity) before long: call after an ingest
+        changed paper texts. New papers alone are noticed without this."""
         with self._lock:
-            self._vocabulary = None
-            self._vocabulary_key = None
+            self._stale = True
 
     def search(
         self,
@@ -475,15 +648,21 @@ class Searcher:
         exclude: Collection[str] = (),
         min_score: float = 0.0,
     ) -> list[ScoredPaper]:
-        """The papers best matching ``query``, most relevant first; ties go to more upvotes,
-        then the more recently featured (then published) paper. Withdrawn papers never appear.
+        """The papers best matching ``query``, most relevant first; equal scores go to more
+        upvotes, then the more recently featured (then published) paper. Withdrawn papers
+        never appear. Any text is accepted; with nothing searchable in it the answer is [].
 
         ``since``/``until`` bound the featured date (inclusive); ``exclude`` is arXiv ids to
-        leave out. ``ScoredPaper.score`` is in [0, 1]: 0.6 × the share of the query's concepts
-        (weighted by how rare they are in the index) the paper matches anywhere, + 0.25 × the
-        share it matches in its title or keywords, + 0.15 × its engine rank relative to the
-        best hit. So 0.6 means "mentions everything asked somewhere"; ``min_score`` drops
-        papers below it. Any text is accepted; with nothing searchable in it the answer is []."""
+        leave out. ``ScoredPaper.score`` is in [0, 1]:
+
+        - 0.6 × coverage: the share of the query's concepts (each weighted by its rarity in the
+          index) found in the paper's title, keywords, AI summary or abstract (an author-name
+          match counts half);
+        - 0.25 × the share found in the title or keywords;
+        - 0.15 × the engine's rank (bm25 / ts_rank_cd) relative to the best hit.
+
+        So a paper scoring 0.6 or more mentions everything asked somewhere, and one under 0.3
+        misses most of it; ``min_score`` drops papers scoring below it."""
         if limit <= 0 or not normalize_query(query):
             return []
         with self.store.session() as session:
@@ -491,8 +670,12 @@ class Searcher:
             parsed = analyze(query, vocabulary)
             if not parsed:
                 return []
-            candidates = self._candidates(session, parsed, since, until, exclude)
-            ranked = _rank(candidates, parsed)
+            phrases = _retrieval_phrases(parsed, vocabulary)
+            # Do matches fill a good share of all papers (a walk finds the newest fast)?
+            matches = sum(_estimated_df(p, vocabulary) for p in phrases)
+            dense = matches * 4 > vocabulary.documents
+            candidates = self._candidates(session, phrases, dense, since, until, exclude)
+            ranked = _rank(candidates, parsed, vocabulary)
             ranked = [c for c in ranked if c.score >= min_score][:limit]
             if not ranked:
                 return []
@@ -503,25 +686,46 @@ class Searcher:
     # -- vocabulary --
 
     def _current_vocabulary(self, session: Session) -> Vocabulary:
+        """The vocabulary, reloaded when papers were added or `invalidate` was called: before
+        answering while the index is small, else in the background (reading a large index's
+        vocabulary takes seconds) while the current one keeps serving."""
         key = session.scalar(select(func.max(PaperRow.pk))) or 0
         with self._lock:
-            if self._vocabulary is not None and self._vocabulary_key == key:
-                return self._vocabulary
+            vocabulary = self._vocabulary
+            if vocabulary is not None and self._vocabulary_key == key and not self._stale:
+                return vocabulary
+            if vocabulary is not None and vocabulary.documents > SYNC_REFRESH_DOCS:
+                if self._refresher is None or not self._refresher.is_alive():
+                    self._refresher = threading.Thread(
+                        target=self._refresh_in_background, name="search-vocabulary", daemon=True
+                    )
+                    self._refresher.start()
+                return vocabulary
+        return self._refresh(session)
+
+    def _refresh(self, session: Session) -> Vocabulary:
+        with self._lock:
+            self._stale = False  # an invalidate() from now on asks for another reload
+        key = session.scalar(select(func.max(PaperRow.pk))) or 0
         vocabulary = self._load_vocabulary(session)
         with self._lock:
             self._vocabulary, self._vocabulary_key = vocabulary, key
         return vocabulary
 
+    def _refresh_in_background(self) -> None:
+        try:
+            with self.store.session() as session:
+                self._refresh(session)
+        except Exception:  # the current vocabulary keeps serving; the next search retries
+            log.warning("could not reload the search vocabulary", exc_info=True)
+            with self._lock:
+                self._stale = True
+
     def _load_vocabulary(self, session: Session) -> Vocabulary:
         documents = session.scalar(select(func.count()).select_from(PaperRow)) or 0
         if self.store.dialect == "postgresql":
             rows = session.execute(
-                text(
-                    "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', "
-                    "coalesce(title, '') || ' ' || coalesce(keywords_text, '') || ' ' || "
-                    "coalesce(ai_summary, '') || ' ' || coalesce(summary, '') || ' ' || "
-                    "coalesce(authors_text, '')) FROM papers$$)"
-                )
+                text("SELECT word, ndoc FROM ts_stat('SELECT search_words FROM papers')")
             )
         else:
             rows = session.execute(text("SELECT term, doc FROM papers_words_vocab"))
@@ -532,13 +736,16 @@ class Searcher:
     def _candidates(
         self,
         session: Session,
-        parsed: Query,
+        phrases: Sequence[Phrase],
+        dense: bool,
         since: date | None,
         until: date | None,
         exclude: Collection[str],
     ) -> list[_Candidate]:
+        """The engine's best `CANDIDATES` papers for any of ``phrases``, with their texts.
+        ``dense``: a good share of all papers may match."""
         filters = ["p.withdrawn_at IS NULL"]
-        params: dict[str, Any] = {"depth": CANDIDATES}
+        params: dict[str, Any] = {"depth": CANDIDATES, "window": WINDOW}
         if since is not None:
             filters.append("p.featured_date >= :since")
             params["since"] = since
@@ -549,85 +756,94 @@ class Searcher:
             filters.append("p.arxiv_id NOT IN :exclude")
             params["exclude"] = list(exclude)
         where = " AND ".join(filters)
-        concepts = parsed.concepts
-        everything = [p for c in concepts for p in c.alternatives] + list(parsed.phrases)
-        checks = []
+        # Without a date range (which is selective by itself) only the newest WINDOW matches
+        # are scored, which bounds the work for words that are everywhere.
+        windowed = since is None and until is None
         if self.store.dialect == "postgresql":
-            params["q"] = " | ".join(f"({_ts_phrase(p)})" for p in everything)
-            for i, concept in enumerate(concepts):
-                params[f"c{i}"] = _ts_any(concept.alternatives)
-                params[f"t{i}"] = _ts_any(concept.alternatives, "AB")
-                checks.append(
-                    f"v @@ to_tsquery('english', :c{i}) AS m{i}, "
-                    f"v @@ to_tsquery('english', :t{i}) AS t{i}"
+            params["q"] = " | ".join(f"({_ts_phrase(p)})" for p in phrases)
+            # The tsquery is written out (not a CTE) so the planner sees how common it is.
+            tsquery = "to_tsquery('english', :q)"
+            rank = f"ts_rank_cd('{_PG_WEIGHTS}', f.search_vector, {tsquery})"
+            if windowed:
+                # Dense matches: walk the newest papers until WINDOW match. Sparse: collect them
+                # through the GIN index first ("pk + 0" keeps the planner off the walk, whose
+                # cost it underestimates).
+                newest = "pk" if dense else "pk + 0"
+                hits = (
+                    f"SELECT f.pk, {rank} AS engine FROM ("
+                    f" SELECT pk, search_vector FROM papers WHERE search_vector @@ {tsquery}"
+                    f" ORDER BY {newest} DESC LIMIT :window) AS f"
                 )
-            sql = (
-                "WITH q AS (SELECT to_tsquery('english', :q) AS q), cand AS ("
-                f" SELECT p.pk, ts_rank_cd('{_PG_WEIGHTS}', p.search_vector, q.q) AS engine,"
-                "  p.upvotes, p.featured_date, p.published_at, p.search_vector AS v"
-                f" FROM papers p, q WHERE p.search_vector @@ q.q AND {where}"
-                " ORDER BY engine DESC LIMIT :depth)"
-                f" SELECT pk, engine, upvotes, featured_date, published_at, {', '.join(checks)}"
-                " FROM cand"
-            )
+            else:
+                hits = f"SELECT f.pk, {rank} AS engine FROM papers f"
+                hits += f" WHERE f.search_vector @@ {tsquery}"
+            sql = _CANDIDATE_SQL.format(hits=hits, where=where)
+            # The driver prepares statements it sees often, and a generic plan cannot know
+            # whether this query's words are rare (use the GIN index) or everywhere (walk the
+            # newest papers): plan each search for its own words.
+            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         else:
+            params["q"] = " OR ".join(_fts_phrase(p) for p in phrases)
             weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
-            params["q"] = " OR ".join(_fts_phrase(p) for p in everything)
-            for i, concept in enumerate(concepts):
-                params[f"c{i}"] = _fts_any(concept.alternatives)
-                params[f"t{i}"] = "{title keywords_text} : " + _fts_any(concept.alternatives)
-                checks.append(
-                    f"EXISTS (SELECT 1 FROM papers_fts f WHERE f.papers_fts MATCH :c{i}"
-                    f" AND f.rowid = cand.pk) AS m{i}, "
-                    f"EXISTS (SELECT 1 FROM papers_fts f WHERE f.papers_fts MATCH :t{i}"
-                    f" AND f.rowid = cand.pk) AS t{i}"
-                )
-            sql = (
-                "WITH cand AS ("
-                f" SELECT p.pk AS pk, -bm25(papers_fts, {weights}) AS engine,"
-                "  p.upvotes AS upvotes, p.featured_date AS featured_date,"
-                "  p.published_at AS published_at"
-                " FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
-                f" WHERE papers_fts MATCH :q AND {where}"
-                " ORDER BY engine DESC LIMIT :depth)"
-                f" SELECT pk, engine, upvotes, featured_date, published_at, {', '.join(checks)}"
-                " FROM cand"
+            hits = (
+                f"SELECT rowid AS pk, -bm25(papers_fts, {weights}) AS engine FROM papers_fts"
+                " WHERE papers_fts MATCH :q"
             )
+            if windowed:
+                hits += " ORDER BY rowid DESC LIMIT :window"
+            sql = _CANDIDATE_SQL.format(hits=hits, where=where)
         statement = text(sql).columns(
             pk=Integer, engine=Float, upvotes=Integer, featured_date=Date, published_at=UTCDateTime
         )
         if exclude:
             statement = statement.bindparams(bindparam("exclude", expanding=True))
-        out = []
-        n = len(concepts)
-        for row in session.execute(statement, params):
-            flags = [bool(v) for v in row[5:]]
-            out.append(
-                _Candidate(
-                    pk=row.pk,
-                    engine=max(float(row.engine or 0.0), 0.0),
-                    upvotes=row.upvotes or 0,
-                    featured=row.featured_date,
-                    published=row.published_at,
-                    matched=flags[0 : 2 * n : 2],
-                    in_title=flags[1 : 2 * n : 2],
-                )
+        return [
+            _Candidate(
+                pk=row.pk,
+                engine=max(float(row.engine or 0.0), 0.0),
+                upvotes=row.upvotes or 0,
+                featured=row.featured_date,
+                published=row.published_at,
+                title=_Text(row.title, row.keywords_text),
+                body=_Text(row.ai_summary, row.summary),
+                authors=row.authors_text or "",
             )
-        return out
+            for row in session.execute(statement, params)
+        ]
 
 
-def _rank(candidates: list[_Candidate], parsed: Query) -> list[_Candidate]:
-    weights = [c.weight for c in parsed.concepts]
+_CANDIDATE_SQL = (
+    "SELECT p.pk, h.engine, p.upvotes, p.featured_date, p.published_at, p.title,"
+    " p.keywords_text, p.ai_summary, p.summary, p.authors_text"
+    " FROM ({hits}) AS h JOIN papers p ON p.pk = h.pk"
+    " WHERE {where} ORDER BY h.engine DESC LIMIT :depth"
+)
+
+
+def _rank(candidates: list[_Candidate], query: Query, vocabulary: Vocabulary) -> list[_Candidate]:
+    matchers = [_Matcher(c, vocabulary) for c in query.concepts]
+    weights = [c.weight for c in query.concepts]
     if not any(weights):  # nothing the vocabulary knows: count every concept alike
         weights = [1.0] * len(weights)
     total = sum(weights)
     best = max((c.engine for c in candidates), default=0.0)
     for c in candidates:
-        coverage = sum(w for w, m in zip(weights, c.matched, strict=True) if m) / total
-        title = sum(w for w, t in zip(weights, c.in_title, strict=True) if t) / total
+        coverage = title = 0.0
+        authors: _Text | None = None
+        for concept, weight, matcher in zip(query.concepts, weights, matchers, strict=True):
+            in_title = matcher.credit(c.title)
+            found = max(in_title, matcher.credit(c.body)) if in_title < 1 else in_title
+            if not found and c.authors and not concept.topical:
+                authors = authors or _Text(c.authors)
+                found = matcher.credit(authors) / 2
+            coverage += weight * found
+            title += weight * in_title
         engine = c.engine / best if best > 0 else 0.0
         c.score = min(
-            1.0, _COVERAGE_SHARE * coverage + _TITLE_SHARE * title + _ENGINE_SHARE * engine
+            1.0,
+            _COVERAGE_SHARE * coverage / total
+            + _TITLE_SHARE * title / total
+            + _ENGINE_SHARE * engine,
         )
 
     def key(c: _Candidate) -> tuple[Any, ...]:

@@ -275,18 +275,23 @@ async def test_a_retried_delivery_does_not_repost_what_is_there(
     with pytest.raises(DeliveryError):
         await adapter.send_digest(digest, nonce="n1")
     assert len(fake.messages(CHANNEL)) == 1
-    ids = await adapter.send_digest(digest, nonce="n1")
+    assert not fake.calls("conversations.history")  # a first attempt reads no history
+    ids = await adapter.send_digest(digest, nonce="n1", resume=True)
     messages = fake.messages(CHANNEL)
     assert len(messages) == parts
     assert ids == [m.ts for m in messages]
     assert [m.metadata["event_payload"]["part"] for m in messages if m.metadata] == list(
         range(parts)
     )
+    assert {m.metadata["event_payload"]["nonce"] for m in messages if m.metadata} == {"n1"}
     history = fake.calls("conversations.history")
     assert history and history[0].body["include_all_metadata"] in ("1", "true", True)
     # A third attempt (another replica, a restart) finds everything and posts nothing.
-    again = await adapter.send_digest(digest, nonce="n2")
+    again = await adapter.send_digest(digest, nonce="n1", resume=True)
     assert again == ids and len(fake.messages(CHANNEL)) == parts
+    # Another delivery of the same day (a manual --send) is its own: it posts in full.
+    await adapter.send_digest(digest, nonce="n2", resume=True)
+    assert len(fake.messages(CHANNEL)) == 2 * parts
 
 
 async def test_resume_in_threads_finds_the_replies(core: App, fake: FakeSlack) -> None:
@@ -294,14 +299,14 @@ async def test_resume_in_threads_finds_the_replies(core: App, fake: FakeSlack) -
     adapter = adapter_for(core)
     digest = small_digest()
     first = await adapter.send_digest(digest, nonce="n")
-    again = await adapter.send_digest(digest, nonce="n")
+    again = await adapter.send_digest(digest, nonce="n", resume=True)
     assert again == first and len(fake.messages(CHANNEL)) == 3
     assert fake.calls("conversations.replies")
 
 
 async def test_without_history_access_it_just_posts(adapter: SlackAdapter, fake: FakeSlack) -> None:
     fake.fail("conversations.history", "missing_scope")
-    ids = await adapter.send_digest(small_digest(), nonce="n")
+    ids = await adapter.send_digest(small_digest(), nonce="n", resume=True)
     assert len(ids) == 1
 
 

@@ -170,7 +170,9 @@ class DiscordAdapter(Adapter):
         per-delivery ``nonce``/``enforce_nonce`` that sending adds)."""
         return digest_messages(digest)
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
         """Post ``digest`` to its channel; returns the message ids. 403/404 (and a revoked token)
         raise PermanentDeliveryError, every other failure DeliveryError."""
         return await self._post(digest.target, self.render_digest(digest), nonce)

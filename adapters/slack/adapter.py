@@ -193,19 +193,31 @@ class SlackAdapter(Adapter):
         """The exact chat.postMessage bodies, in order (``thread_ts`` is added when posting)."""
         return digest_post_bodies(digest, threads=self.config.threads)
 
-    async def send_digest(self, digest: Digest, *, nonce: str | None = None) -> list[str]:
-        """Post ``digest``; returns the messages' ``ts``. With a ``nonce`` (a retried delivery)
-        parts already in the channel, found by their metadata, are not posted again."""
+    async def send_digest(
+        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+    ) -> list[str]:
+        """Post ``digest``; returns the messages' ``ts``. Each message's metadata carries
+        ``nonce``; when resuming a delivery, the parts already in the channel with that nonce are
+        not posted again (this reads the channel's history, so only retries do it)."""
         bodies = self.render_digest(digest)
         if not bodies:
             return []
         target = digest.target
         token = await self.token_for(target.workspace)
-        done = await self.posted_parts(digest, token) if nonce is not None else {}
+        done = await self.posted_parts(digest, token, nonce) if resume and nonce else {}
         ids: list[str] = []
         for i, body in enumerate(bodies):
             ts = done.get(i)
             if ts is None:
+                if nonce is not None:
+                    meta = body["metadata"]
+                    body = {
+                        **body,
+                        "metadata": {
+                            **meta,
+                            "event_payload": {**meta["event_payload"], "nonce": nonce},
+                        },
+                    }
                 if i > 0 and self.config.threads:
                     body = {**body, "thread_ts": ids[0]}
                 ts = await self._post(token, target, body)
@@ -246,21 +258,21 @@ class SlackAdapter(Adapter):
         token: str = bot.bot_token
         return token
 
-    async def posted_parts(self, digest: Digest, token: str) -> dict[int, str]:
-        """The parts of ``digest`` already in its channel (part index -> ts), found by their
-        metadata among the channel's last 200 messages (and the thread's, with slack.threads).
+    async def posted_parts(self, digest: Digest, token: str, nonce: str) -> dict[int, str]:
+        """The parts of delivery ``nonce`` already in the channel (part index -> ts), found by
+        their metadata among the channel's last 200 messages (and the thread's, with threads).
         Empty when the history cannot be read (it needs channels:history / groups:history)."""
         channel = digest.target.channel
         try:
             resp = await self.client.conversations_history(
                 token=token, channel=channel, include_all_metadata=True, limit=200
             )
-            found = _digest_parts(resp.get("messages") or [], digest)
+            found = _digest_parts(resp.get("messages") or [], digest, nonce)
             if self.config.threads and 0 in found:
                 resp = await self.client.conversations_replies(
                     token=token, channel=channel, ts=found[0], include_all_metadata=True, limit=200
                 )
-                found.update(_digest_parts(resp.get("messages") or [], digest))
+                found.update(_digest_parts(resp.get("messages") or [], digest, nonce))
         except SlackApiError as e:
             log.debug("%s: cannot read the history (%s)", digest.target, error_code(e))
             return {}
@@ -282,7 +294,7 @@ class SlackAdapter(Adapter):
         return str(resp["ts"])
 
 
-def _digest_parts(messages: list[dict[str, Any]], digest: Digest) -> dict[int, str]:
+def _digest_parts(messages: list[dict[str, Any]], digest: Digest, nonce: str) -> dict[int, str]:
     found: dict[int, str] = {}
     for m in messages:
         meta = m.get("metadata") or {}
@@ -291,6 +303,7 @@ def _digest_parts(messages: list[dict[str, Any]], digest: Digest) -> dict[int, s
             meta.get("event_type") == DIGEST_EVENT_TYPE
             and payload.get("target") == str(digest.target)
             and payload.get("day") == digest.day.isoformat()
+            and payload.get("nonce") == nonce
             and isinstance(payload.get("part"), int)
         ):
             found.setdefault(payload["part"], str(m["ts"]))
