@@ -80,3 +80,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     # Libraries are chatty at INFO; their warnings still come through.
     for name in ("httpx", "httpcore", "alembic", "apscheduler", "discord", "slack_bolt", "aiohttp"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Its "skipped: maximum number of running instances" is routine for our reconcile job; what
+    # matters (a digest skipped or late) the scheduler logs itself.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -93,6 +93,7 @@ class DigestScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._active: dict[tuple[int, date], asyncio.Task[None]] = {}
         self._stopping = False
         self._jobs: dict[str, str] = {}  # job id -> trigger description
         self._unserved: set[Platform] = set()
@@ -251,8 +252,14 @@ class DigestScheduler:
                     )
                 continue
             due.append((ch, day, when))
-        if due:
-            await asyncio.gather(*(self.deliver(ch, day, when) for ch, day, when in due))
+        for ch, day, when in due:
+            # Each delivery runs on its own; the next reconcile pass must not wait behind them.
+            self._start_delivery(ch, day, when)
+
+    async def idle(self) -> None:
+        """Wait until no delivery is in flight."""
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -261,12 +268,28 @@ class DigestScheduler:
 
         Each delivery is its own task, shielded from the caller's cancellation, so a shutdown
         lets it finish rather than cutting it between posting and recording."""
+        task = self._start_delivery(channel, day, when)
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _start_delivery(
+        self, channel: Channel, day: date, when: datetime
+    ) -> asyncio.Task[None] | None:
         if self._stopping or channel.id is None:
-            return
+            return None
+        key = (channel.id, day)
+        if key in self._active:
+            return self._active[key]
         task = asyncio.ensure_future(self._deliver_limited(channel, day, when))
+        self._active[key] = task
         self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        await asyncio.shield(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._inflight.discard(t)
+            self._active.pop(key, None)
+
+        task.add_done_callback(done)
+        return task
 
     async def _deliver_limited(self, channel: Channel, day: date, when: datetime) -> None:
         async with self._limit:

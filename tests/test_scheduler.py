@@ -117,12 +117,22 @@ def scheduler(app: App, adapter: MemoryAdapter, owner: str = "a") -> DigestSched
     return DigestScheduler(app, {Platform.MEMORY: adapter}, owner=owner)
 
 
+def reconcile(*scheds: DigestScheduler) -> None:
+    """One reconcile pass of each scheduler, concurrently, and the deliveries it started."""
+
+    async def passes() -> None:
+        await asyncio.gather(*(s.reconcile() for s in scheds))
+        await asyncio.gather(*(s.idle() for s in scheds))
+
+    asyncio.run(passes())
+
+
 def test_reconcile_sends_a_due_digest_once(world: tuple[App, Clock, MemoryAdapter]) -> None:
     app, clock, memory = world
     target = due_channel(app, "memory:lab", clock, minutes_ago=10)
     sched = scheduler(app, memory)
-    asyncio.run(sched.reconcile())
-    asyncio.run(sched.reconcile())
+    reconcile(sched)
+    reconcile(sched)
     assert [str(p.target) for p in memory.posted] == ["memory:lab"]
     digest = memory.posted[0].digest
     assert digest is not None and digest.sections[0].title == "Trending"
@@ -137,10 +147,7 @@ def test_two_replicas_deliver_each_digest_once(world: tuple[App, Clock, MemoryAd
         due_channel(app, f"memory:ch{i}", clock, minutes_ago=5)
     a, b = scheduler(app, memory, "a"), scheduler(app, memory, "b")
 
-    async def both() -> None:
-        await asyncio.gather(a.reconcile(), b.reconcile(), a.reconcile())
-
-    asyncio.run(both())
+    reconcile(a, b, a)
     sent = sorted(str(p.target) for p in memory.posted)
     assert sent == sorted(f"memory:ch{i}" for i in range(40))
 
@@ -152,8 +159,8 @@ def test_missed_beyond_the_grace_period_is_skipped_and_logged(
     target = due_channel(app, "memory:late", clock, minutes_ago=7 * 60)  # grace is 6 hours
     sched = scheduler(app, memory)
     with caplog.at_level(logging.WARNING):
-        asyncio.run(sched.reconcile())
-        asyncio.run(sched.reconcile())
+        reconcile(sched)
+        reconcile(sched)
     assert memory.posted == []
     ch = app.store.get_channel(target)
     assert ch is not None and ch.id is not None
@@ -167,8 +174,8 @@ def test_within_grace_a_missed_digest_is_sent_late_once(
 ) -> None:
     app, clock, memory = world
     due_channel(app, "memory:catchup", clock, minutes_ago=5 * 60)
-    asyncio.run(scheduler(app, memory).reconcile())
-    asyncio.run(scheduler(app, memory, "restarted").reconcile())
+    reconcile(scheduler(app, memory))
+    reconcile(scheduler(app, memory, "restarted"))
     assert len(memory.posted) == 1
 
 
@@ -190,10 +197,10 @@ def test_a_crash_between_posting_and_recording_is_not_a_duplicate(
     assert len(memory.posted) == 1
     # Before the lease ends nobody touches it; after, the restart takes over.
     sched = scheduler(app, memory, "restarted")
-    asyncio.run(sched.reconcile())
+    reconcile(sched)
     assert sched.ledger.status(ch.id, day) != SENT
     clock.now += timedelta(minutes=6)
-    asyncio.run(sched.reconcile())
+    reconcile(sched)
     assert len(memory.posted) == 1  # the same nonce: not posted again
     assert sched.ledger.status(ch.id, day) == SENT
 
@@ -207,7 +214,7 @@ def test_a_gone_channel_is_paused_and_the_others_carry_on(
     memory.gone.add("memory:gone")
     sched = scheduler(app, memory)
     with caplog.at_level(logging.WARNING):
-        asyncio.run(sched.reconcile())
+        reconcile(sched)
     assert [str(p.target) for p in memory.posted] == ["memory:fine"]
     ch = app.store.get_channel(gone)
     assert ch is not None and ch.schedule.paused and ch.id is not None

@@ -240,6 +240,8 @@ class FakeSlack:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.oauth_codes: dict[str, str] = {}
         self._faults: deque[_Fault] = deque()
+        # Seconds each posting call takes, like a slow Slack: lets a test kill a bot mid-post.
+        self.post_delay = 0.0
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -450,6 +452,8 @@ class FakeSlack:
             status, payload, extra = fault.status, fault.body, fault.headers
         else:
             status, extra = 200, {}
+            if self.post_delay and method in _POSTING:
+                time.sleep(self.post_delay)
             payload = self._api(method, token, ws, body, auth)
         self._record(method, url.path, headers, body, team, status, payload)
         self._send(req, status, payload, extra)

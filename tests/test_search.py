@@ -1,0 +1,477 @@
+"""Search over stored papers, on SQLite (FTS5) and PostgreSQL (tsvector) alike."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from bot.models import Paper
+from bot.search import Searcher, Vocabulary, _retrieval_phrases, analyze, normalize_query
+from bot.store import Store
+
+DAY = date(2024, 5, 6)
+
+
+def paper(pid: str, title: str, summary: str = "", **kw: object) -> Paper:
+    kw.setdefault("featured_date", DAY)
+    return Paper(id=pid, title=title, summary=summary, **kw)  # type: ignore[arg-type]
+
+
+def ids(searcher: Searcher, query: str, **kw: object) -> list[str]:
+    return [hit.paper.id for hit in searcher.search(query, **kw)]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def corpus(store: Store) -> Searcher:
+    store.upsert_papers(
+        [
+            paper(
+                "2401.00001",
+                "Scaling Sparse Mixture of Experts Routers",
+                "We study token routing in sparse expert layers.",
+                upvotes=10,
+            ),
+            paper(
+                "2401.00002",
+                "Fast MoE Inference on Commodity GPUs",
+                "An inference engine that offloads experts.",
+                upvotes=20,
+            ),
+            paper(
+                "2401.00003",
+                "Video Diffusion Models with Temporal Attention",
+                "Diffusing noise over frames yields coherent video generation.",
+                upvotes=5,
+            ),
+            paper(
+                "2401.00004",
+                "Running Large Language Models on Phones",
+                "On-device inference of LLMs with 4-bit weights on mobile hardware.",
+                ai_keywords=["on-device inference", "quantization"],
+                upvotes=7,
+            ),
+            paper(
+                "2401.00005",
+                "Continual Learning without Catastrophic Forgetting",
+                "A replay-free method for lifelong learning.",
+                authors=["Ada Lovelace", "Alan Turing"],
+                upvotes=3,
+            ),
+            paper(
+                "2401.00006",
+                "Segment Anything in Medical Images",
+                "We adapt SAM to CT scans.",
+                ai_summary="SAM is adapted to clinical CT segmentation.",
+                upvotes=4,
+            ),
+        ]
+    )
+    return Searcher(store)
+
+
+# -- hostile input ---------------------------------------------------------------------------------
+
+HOSTILE = [
+    "",
+    "   ",
+    '"',
+    '""',
+    '"mixture',
+    "experts\"'",
+    "*",
+    "expert*",
+    "-experts",
+    "NOT experts",
+    "experts AND OR NEAR",
+    "AND",
+    "OR OR OR",
+    "NEAR(experts mixture, 2)",
+    "((experts",
+    "experts))]]}",
+    "{title}: experts",
+    "title:experts",
+    "^experts",
+    "experts:*",
+    "'; DROP TABLE papers; --",
+    "a' | 'b",
+    "!experts & <-> |",
+    "\\'\\\\",
+    "🙂🚀🔥",
+    "mixture 🙂 of 🔥 experts",
+    "\x00\x01\x02",
+    "ｍｏｅ",
+    "x" * 200,
+    "the of and to",
+    "papers about",
+    "é" * 50,
+    "日本語の論文",
+    "%_%",
+    "$$ $tag$",
+    ":A :B",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_input_never_raises(corpus: Searcher, query: str) -> None:
+    hits = corpus.search(query)
+    assert isinstance(hits, list)
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+
+
+def test_nothing_searchable_is_empty(corpus: Searcher) -> None:
+    for query in ["", "   ", "🙂🚀", "*-()\"'", "papers about the", "how to"]:
+        assert corpus.search(query) == []
+
+
+def test_operators_are_plain_words(corpus: Searcher) -> None:
+    # FTS5 syntax in the query does not act: "-experts" and "NOT experts" still find experts.
+    assert "2401.00001" in ids(corpus, "-experts")
+    assert "2401.00001" in ids(corpus, 'NEAR("mixture" experts')
+    assert "2401.00002" in ids(corpus, "MoE*")
+
+
+_ALPHABET = (
+    "abcdefghijklmnopqrstuvwxyz0123456789 \"'*-+()[]{}:^!&|<>~\\/.,;%$#@`=?\t\nÄéß漢字🙂\u200b"
+)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fuzz_random_strings(corpus: Searcher, seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(10):
+        query = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(1, 200)))
+        hits = corpus.search(query, limit=3)
+        assert len(hits) <= 3
+
+
+def test_normalize_query() -> None:
+    assert normalize_query('  "Mixture-of-Experts"  (MoE)* ') == "mixture of experts moe"
+    assert normalize_query("🙂 **") == ""
+    assert normalize_query("ＬＬＭｓ") == "llms"
+
+
+# -- what matches ----------------------------------------------------------------------------------
+
+
+def test_acronym_finds_expansion(corpus: Searcher) -> None:
+    assert ids(corpus, "MoE")[:2] == ["2401.00002", "2401.00001"]
+    assert "2401.00004" in ids(corpus, "LLM")
+    assert "2401.00006" in ids(corpus, "segment anything")
+
+
+def test_expansion_finds_acronym(corpus: Searcher) -> None:
+    found = ids(corpus, "mixture of experts")
+    assert set(found[:2]) == {"2401.00001", "2401.00002"}
+    assert ids(corpus, "large language models")[0] == "2401.00004"
+
+
+def test_typo_is_corrected(corpus: Searcher) -> None:
+    assert ids(corpus, "difusion")[:1] == ["2401.00003"]
+    assert ids(corpus, "catastrophic forgeting")[:1] == ["2401.00005"]
+    assert set(ids(corpus, "mixtrue of experts")[:2]) == {"2401.00001", "2401.00002"}
+
+
+def test_typo_correction_rules() -> None:
+    vocab = Vocabulary(
+        [
+            ("diffusion", 5),
+            ("transformer", 3),
+            ("transformers", 9),
+            ("cat", 2),
+            ("model", 9),
+            ("modal", 3),
+        ],
+        10,
+    )
+    assert vocab.correct("difusion") == "diffusion"
+    assert vocab.correct("tarnsformer") == "transformer"  # fewer edits beats more documents
+    assert vocab.correct("tarnsfromer") == "transformer"  # 2 edits allowed when long
+    assert vocab.correct("modol") == "model"  # on a tie, the more frequent word
+    assert vocab.correct("diffusion") is None  # known
+    assert vocab.correct("diffusions") is None  # a plain inflection of a known word
+    assert vocab.correct("cta") is None  # too short to guess
+    assert vocab.correct("dfuson") is None  # 2 edits on a short word is too many
+
+
+def test_stemming(corpus: Searcher) -> None:
+    assert "2401.00003" in ids(corpus, "diffusion")  # the paper says "diffusing", "Diffusion"
+    assert "2401.00003" in ids(corpus, "diffused")
+    assert "2401.00004" in ids(corpus, "language model")
+    assert "2401.00001" in ids(corpus, "router")
+
+
+def test_synonyms(corpus: Searcher) -> None:
+    assert ids(corpus, "llms on smartphones")[:1] == ["2401.00004"]
+    assert "2401.00005" in ids(corpus, "lifelong learning")
+    assert "2401.00002" in ids(corpus, "cheaper moe")
+
+
+def test_filler_is_ignored(corpus: Searcher) -> None:
+    assert ids(corpus, "new papers about video diffusion") == ids(corpus, "video diffusion")
+    assert ids(corpus, "how to do video diffusion")[:1] == ["2401.00003"]
+
+
+def test_authors_are_searchable(corpus: Searcher) -> None:
+    assert ids(corpus, "Turing") == ["2401.00005"]
+
+
+def test_compound_spellings(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper("1", "Finetuning made simple", "x"),
+            paper("2", "Fine-tuning at scale", "y"),
+            paper("3", "Tuning the fine print", "z"),
+        ]
+    )
+    searcher = Searcher(store)
+    assert set(ids(searcher, "fine tuning")[:2]) == {"1", "2"}
+    assert set(ids(searcher, "finetuning")[:2]) == {"1", "2"}
+
+
+# -- ranking ---------------------------------------------------------------------------------------
+
+
+def test_title_beats_abstract(store: Store) -> None:
+    long_abstract = " ".join(["We study optimisers for training deep networks at scale."] * 4)
+    store.upsert_papers(
+        [
+            # Shorter, more upvoted, the word once in the abstract...
+            paper("a", "Optimisers", "Notes on tokenizers.", upvotes=50),
+            # ...loses to the word once in a title.
+            paper("t", "Tokenizers revisited", long_abstract, upvotes=0),
+        ]
+    )
+    assert ids(Searcher(store), "tokenizers") == ["t", "a"]
+
+
+def test_covering_every_word_beats_repeating_one(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper("rare", "Quokka quokka", "Quokka quokka quokka quokka habitat."),
+            paper("both", "Quokka locomotion", "How the quokka moves: locomotion gaits."),
+        ]
+    )
+    searcher = Searcher(store)
+    assert ids(searcher, "quokka locomotion") == ["both", "rare"]
+
+
+def test_ties_break_by_upvotes_then_recency(store: Store) -> None:
+    text_ = "Identical abstract about hyperbolic embeddings."
+    store.upsert_papers(
+        [
+            paper(
+                "old-low", "Hyperbolic embeddings", text_, upvotes=1, featured_date=date(2024, 1, 1)
+            ),
+            paper(
+                "new-low", "Hyperbolic embeddings", text_, upvotes=1, featured_date=date(2024, 3, 1)
+            ),
+            paper("top", "Hyperbolic embeddings", text_, upvotes=9, featured_date=date(2023, 1, 1)),
+            paper(
+                "same-day-later",
+                "Hyperbolic embeddings",
+                text_,
+                upvotes=1,
+                featured_date=date(2024, 3, 1),
+                published_at=datetime(2024, 2, 28, tzinfo=UTC),
+            ),
+        ]
+    )
+    found = ids(Searcher(store), "hyperbolic embeddings", limit=10)
+    assert found == ["top", "same-day-later", "new-low", "old-low"]
+
+
+def test_scores_are_normalised_and_ordered(corpus: Searcher) -> None:
+    hits = corpus.search("sparse mixture of experts inference", limit=10)
+    assert hits
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert hits[0].score > 0.6
+
+
+def test_limit(corpus: Searcher) -> None:
+    assert len(corpus.search("experts OR video OR diffusion OR phones", limit=2)) == 2
+    assert corpus.search("experts", limit=0) == []
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+
+def test_since_until_filter_featured_date(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper(f"p{d}", "Protein folding", "Folding proteins.", featured_date=date(2024, 1, d))
+            for d in range(1, 6)
+        ]
+    )
+    searcher = Searcher(store)
+    found = ids(searcher, "protein folding", since=date(2024, 1, 2), until=date(2024, 1, 4))
+    assert sorted(found) == ["p2", "p3", "p4"]
+    assert ids(searcher, "protein folding", since=date(2024, 1, 5)) == ["p5"]
+    assert ids(searcher, "protein folding", until=date(2024, 1, 1)) == ["p1"]
+
+
+def test_exclude(corpus: Searcher) -> None:
+    assert ids(corpus, "MoE", exclude={"2401.00002"}) == ["2401.00001"]
+    assert ids(corpus, "MoE", exclude=["2401.00001", "2401.00002"]) == []
+
+
+def test_min_score_drops_partial_matches(corpus: Searcher) -> None:
+    everything = corpus.search("video diffusion experts", limit=10)
+    assert {h.paper.id for h in everything} >= {"2401.00001", "2401.00003"}
+    strict = corpus.search("video diffusion experts", limit=10, min_score=0.7)
+    assert [h.paper.id for h in strict] == ["2401.00003"]
+    assert corpus.search("video diffusion", min_score=1.01) == []
+
+
+def test_withdrawn_papers_are_left_out(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper("kept", "Neural cellular automata", "x"),
+            paper(
+                "gone",
+                "Neural cellular automata",
+                "y",
+                withdrawn_at=datetime(2024, 5, 1, tzinfo=UTC),
+            ),
+        ]
+    )
+    assert ids(Searcher(store), "cellular automata") == ["kept"]
+
+
+# -- staying in sync -------------------------------------------------------------------------------
+
+
+def test_reingest_keeps_index_in_sync(store: Store) -> None:
+    searcher = Searcher(store)
+    store.upsert_papers([paper("x", "Holographic displays", "Optics.", upvotes=1)])
+    assert ids(searcher, "holographic") == ["x"]
+    # Re-ingesting with new counts only leaves the index as it was.
+    store.upsert_papers([paper("x", "Holographic displays", "Optics.", upvotes=40)])
+    hits = searcher.search("holographic")
+    assert [h.paper.id for h in hits] == ["x"] and hits[0].paper.upvotes == 40
+    # A changed title replaces the old one in the index.
+    store.upsert_papers([paper("x", "Volumetric screens", "Optics.", upvotes=41)])
+    assert ids(searcher, "volumetric screens") == ["x"]
+    assert ids(searcher, "holographic") == []
+    if store.dialect == "sqlite":
+        with store.engine.begin() as conn:
+            for table in ("papers_fts", "papers_words"):
+                conn.execute(text(f"INSERT INTO {table}({table}) VALUES ('integrity-check')"))
+
+
+def test_vocabulary_follows_new_papers_and_invalidate(store: Store) -> None:
+    searcher = Searcher(store)
+    store.upsert_papers([paper("a", "Origami robots", "Folding machines.")])
+    assert ids(searcher, "zebrafsh") == []
+    store.upsert_papers([paper("b", "Zebrafish larvae tracking", "Fish.")])
+    assert ids(searcher, "zebrafsh") == ["b"]  # a new paper refreshes the vocabulary
+    store.upsert_papers([paper("a", "Origami axolotls", "Folding machines.")])
+    searcher.invalidate()  # a changed text needs telling
+    assert ids(searcher, "axolotsl") == ["a"]
+
+
+def test_analyze_builds_concepts() -> None:
+    vocab = Vocabulary([("mixture", 2), ("experts", 2), ("efficient", 4), ("phones", 1)], 10)
+    query = analyze("Papers about cheaper MoE on phones", vocab)
+    alternatives = [set(c.alternatives) for c in query.concepts]
+    assert len(alternatives) == 3
+    assert ("efficient",) in alternatives[0] and ("cheaper",) in alternatives[0]
+    assert ("mixture", "of", "experts") in alternatives[1] and ("moe",) in alternatives[1]
+    assert ("smartphone",) in alternatives[2] and ("on", "device") in alternatives[2]
+    assert not analyze("papers about the", vocab)
+
+
+def test_acronym_is_not_a_surname(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper("name", "Bimanual cloth folding", "Robots fold shirts.", authors=["Erik Moe"]),
+            paper("topic", "Sparse routing at scale", "A mixture-of-experts language model."),
+        ]
+    )
+    searcher = Searcher(store)
+    hits = searcher.search("MoE")
+    assert [h.paper.id for h in hits][:1] == ["topic"]
+    assert [h.paper.id for h in searcher.search("MoE", min_score=0.3)] == ["topic"]
+    # A plain name is still found through the author list.
+    assert ids(searcher, "Moe")[:1] == ["topic"] or "name" in ids(searcher, "Erik")
+
+
+def test_phrase_alternatives_count_as_coverage(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper(
+                "rlvr",
+                "Verifier-guided policy optimisation",
+                "Math reasoning.",
+                ai_keywords=["reinforcement learning with verifiable rewards"],
+            ),
+            paper("other", "Verifiable computing", "Rewards for learning."),
+        ]
+    )
+    hits = Searcher(store).search("RLVR")
+    assert [h.paper.id for h in hits] == ["rlvr"]
+    # Found through the expansion (0.8 credit), in the keywords, best engine rank.
+    assert hits[0].score == pytest.approx(0.6 * 0.8 + 0.25 * 0.8 + 0.15)
+
+
+def test_vocabulary_forms_follow_the_porter_stemmer() -> None:
+    vocab = Vocabulary(
+        [("diffusion", 3), ("diffusing", 1), ("diffuse", 1), ("different", 4), ("models", 5)], 9
+    )
+    assert {"diffusion", "diffusing", "diffuse"} <= vocab.forms("diffused")
+    assert "different" not in vocab.forms("diffusion")
+    assert vocab.df("model") == 5  # known through an inflection
+    assert vocab.count("model") == 0
+
+
+def test_common_words_do_not_pick_candidates() -> None:
+    vocab = Vocabulary([("neural", 9000), ("network", 8000), ("zebrafish", 3)], 10000)
+    rare = _retrieval_phrases(analyze("zebrafish neural network", vocab), vocab)
+    assert ("zebrafish",) in rare
+    assert ("neural",) not in rare and ("network",) not in rare
+    # All common: the single words, not the (slow) phrase.
+    assert _retrieval_phrases(analyze("neural network", vocab), vocab) == [
+        ("neural",),
+        ("network",),
+    ]
+    # Unknown words cost nothing and may be newer than the vocabulary.
+    assert _retrieval_phrases(analyze("axolotl", vocab), vocab) == [("axolotl",)]
+    assert set(_retrieval_phrases(analyze("axolotl network", vocab), vocab)) == {
+        ("axolotl",),
+        ("network",),
+        ("axolotl", "network"),
+    }
+
+
+def test_window_bounds_undated_search_only(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.upsert_papers(
+        [
+            paper(f"p{d}", "Protein folding", "Folding.", featured_date=date(2024, 1, d))
+            for d in range(1, 6)
+        ]
+    )
+    monkeypatch.setattr("bot.search.WINDOW", 2)
+    searcher = Searcher(store)
+    # Without dates only the newest matches are scored; a date range is searched in full.
+    assert sorted(ids(searcher, "protein folding")) == ["p4", "p5"]
+    found = ids(searcher, "protein folding", since=date(2024, 1, 1), until=date(2024, 1, 2))
+    assert sorted(found) == ["p1", "p2"]
+
+
+def test_large_vocabulary_reloads_in_background(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.search.SYNC_REFRESH_DOCS", 0)
+    searcher = Searcher(store)
+    store.upsert_papers([paper("a", "Origami robots", "Folding machines.")])
+    assert ids(searcher, "origami") == ["a"]  # the first vocabulary is read before answering
+    store.upsert_papers([paper("b", "Zebrafish larvae tracking", "Fish.")])
+    ids(searcher, "zebrafish")  # answered with the old vocabulary; a reload starts
+    refresher = searcher._refresher
+    assert refresher is not None
+    refresher.join(timeout=30)
+    assert ids(searcher, "zebrafsh") == ["b"]
