@@ -116,7 +116,7 @@ class DigestScheduler:
                 misfire_grace_time=60,
             )
         self.scheduler.add_job(
-            self.reconcile,
+            self._reconcile_job,
             IntervalTrigger(seconds=self.reconcile_seconds),
             id="reconcile",
             next_run_time=datetime.now(UTC),
@@ -212,6 +212,12 @@ class DigestScheduler:
                 found = last_due(ch.schedule, self.app.clock())
                 if found is not None:
                     await self.deliver(ch, *found)
+
+    async def _reconcile_job(self) -> None:
+        try:
+            await self.reconcile()
+        except asyncio.CancelledError:
+            log.info("reconcile interrupted by shutdown")
 
     async def reconcile(self) -> None:
         """Re-derive jobs; send what is due and unsent within the grace period; skip the rest."""
