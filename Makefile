@@ -25,6 +25,18 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
+# The [semantic] extra, into the same .venv. torch goes first, on its own line: a plain install
+# would pull several GB of CUDA wheels. Elsewhere, point it at the CPU builds:
+#   make test-semantic TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+$(VENV)/.installed-semantic: $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PY) -m pip install --quiet -e '.[dev,semantic]'
+	@touch $@
+
+test-semantic: $(VENV)/.installed-semantic
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -m semantic
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot adapters tests bench
 	$(BIN)/ruff format --check bot adapters tests bench

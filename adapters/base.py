@@ -22,6 +22,11 @@ class Adapter(ABC):
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Disconnect and release resources."""
 
+    async def readiness(self) -> str | None:
+        """None while the adapter can serve; else what is wrong, in a few words ("gateway not
+        connected"). ``/readyz`` reports it. Adapters with no connection are always ready."""
+        return None
+
     @abstractmethod
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         """The exact request bodies that posting ``digest`` would send, in order."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,8 +14,10 @@ from typing import Any
 from bot.commands import CommandHandler, CommandSettings
 from bot.config import ConfigError, Settings, load_settings
 from bot.digest import DigestBuilder, DigestOptions
+from bot.metrics import Metrics
 from bot.models import Channel, Paper, Target
 from bot.search import Searcher
+from bot.semantic import HYBRID_MIN_RELEVANCE, Semantic, SemanticUnavailable
 from bot.sources.huggingface import MalformedItem, parse_items
 from bot.store import ChannelDefaults, Store, UpsertStats
 
@@ -68,7 +71,11 @@ class App:
         self.settings = settings
         self.clock = clock
         self.store = store or Store(settings.database_url)
-        self.searcher = Searcher(self.store)
+        self.semantic = Semantic.from_config(
+            self.store, enabled=settings.semantic.enabled, model=settings.semantic.model
+        )
+        self.searcher = Searcher(self.store, self.semantic)
+        self.metrics = Metrics()
         d = settings.digest
         self.digests = DigestBuilder(
             self.store,
@@ -78,7 +85,7 @@ class App:
                 per_topic=d.per_topic,
                 repost_window_days=d.repost_window_days,
                 when_empty=d.when_empty,
-                min_relevance=d.min_relevance,
+                min_relevance=self.min_relevance,
             ),
         )
         self.defaults = ChannelDefaults(time=d.time, timezone=settings.timezone)
@@ -96,10 +103,20 @@ class App:
             ),
             clock=clock,
             on_channel_change=self._channel_changed,
+            metrics=self.metrics,
         )
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def min_relevance(self) -> float:
+        """digest.min_relevance, by default `HYBRID_MIN_RELEVANCE` with semantic matching on
+        (the fused score of a paper related to the topic in neither way is near 0), else 0."""
+        configured = self.settings.digest.min_relevance
+        if configured is not None:
+            return configured
+        return HYBRID_MIN_RELEVANCE if self.semantic is not None else 0.0
 
     # -- channels ---------------------------------------------------------------------------
 
@@ -174,17 +191,30 @@ class App:
     # -- papers -----------------------------------------------------------------------------
 
     def ingest(self, papers: Iterable[Paper], skipped: int = 0) -> IngestReport:
+        papers = list(papers)
         report = IngestReport()
         report.add(self.store.upsert_papers(papers), skipped)
         self.searcher.invalidate()
+        self.embed([p.id for p in papers])
         return report
 
     def ingest_files(self, paths: Iterable[Path]) -> IngestReport:
         """Load saved ``/api/daily_papers`` files; a bad file raises IngestError before any
         later file is read (earlier files stay loaded)."""
         report = IngestReport()
+        ids: list[str] = []
         for path in paths:
             papers, skipped = read_daily_papers_file(path)
             report.add(self.store.upsert_papers(papers), skipped)
+            ids += [p.id for p in papers]
         self.searcher.invalidate()
+        self.embed(ids)
         return report
+
+    def embed(self, arxiv_ids: Collection[str] | None = None) -> None:
+        """With semantic matching on, embed the papers (all, or those in ``arxiv_ids``) that
+        are new or changed. A model that cannot load was already logged: papers stay lexical."""
+        if self.semantic is None or (arxiv_ids is not None and not arxiv_ids):
+            return
+        with contextlib.suppress(SemanticUnavailable):
+            self.semantic.sync(arxiv_ids)

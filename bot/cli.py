@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from rich.table import Table
 from bot.app import App, IngestError
 from bot.config import ConfigError, Secrets, Settings, load_settings
 from bot.db import DatabaseURLError, redact_url
-from bot.logs import redactor, setup_logging
+from bot.logs import json_enabled, redactor, setup_logging
 from bot.models import Platform, Target, TargetError
 
 log = logging.getLogger("papers-bot")
@@ -183,7 +185,13 @@ def run() -> None:
             log.warning("no chat platform is enabled in the config: only fetching papers")
 
         async def fetch() -> object:
-            return await fetch_days(app, days_to_fetch(datetime.now(UTC).date()))
+            report = await fetch_days(app, days_to_fetch(datetime.now(UTC).date()))
+            if app.semantic is not None:
+                app.semantic.sync_in_background()  # new papers get their vectors
+            return report
+
+        if app.semantic is not None:
+            app.semantic.warm()
 
         # Added last, so it stops first: no new deliveries while adapters are still up.
         runner.add(DigestScheduler(app, senders, fetch=fetch))
@@ -211,6 +219,8 @@ def fetch(
     with open_app(settings) as app:
         days = days_to_fetch(today, only=only, since=first)
         report = asyncio.run(fetch_days(app, days, progress=sys.stderr.isatty()))
+        if app.semantic is not None:  # vectors for what was fetched
+            app.embed([p.id for p in app.store.papers_between(days[0], days[-1])])
     print(
         f"Fetched {len(days)} day{'s' if len(days) != 1 else ''}: {report.inserted} new, "
         f"{report.updated} updated, {report.skipped} skipped"
@@ -375,6 +385,50 @@ def channels() -> None:
     Console(highlight=False).print(table)
 
 
+@cli.command()
+def embed() -> None:
+    """Embed the papers that have no vector (or a stale one) for semantic matching."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from bot.semantic import EXTRA_HINT, SemanticUnavailable, extra_installed
+
+    settings = load()
+    if settings.semantic.enabled is False:
+        raise UsageProblem("semantic.enabled is false in the config; nothing to embed")
+    if not extra_installed():
+        raise UsageProblem(f"semantic matching needs the [semantic] extra: {EXTRA_HINT}")
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+    )
+    with open_app(settings) as app, bar:
+        semantic = app.semantic
+        assert semantic is not None  # enabled and installed
+        task = bar.add_task(f"Embedding with {semantic.model}", total=None)
+        try:
+            report = semantic.sync(
+                progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        except SemanticUnavailable as e:
+            raise RuntimeError(str(e)) from None
+    print(
+        f"Embedded {report.embedded} paper{'s' if report.embedded != 1 else ''} with "
+        f"{semantic.model}; {report.current} already up to date."
+    )
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (also done on start)."""
@@ -394,14 +448,31 @@ def _make_stdin_tolerant() -> None:
 # -- entry point --------------------------------------------------------------------------------
 
 
-def fail(message: str, code: int) -> NoReturn:
-    err.print(f"papers-bot: {redactor().redact(message)}", markup=False, soft_wrap=True)
+def fail(message: str, code: int, exc: BaseException | None = None) -> NoReturn:
+    """Exit with ``code`` after one line on stderr (a JSON log line with ``--log-format json``),
+    preceded by ``exc``'s traceback with ``--debug``; secrets redacted from both."""
+    redactor().add(Secrets().values())  # also when failing before the settings were read
+    message = redactor().redact(message)
+    requested = _current.log_format or os.environ.get("PAPERS_BOT_LOG_FORMAT", "")
+    if json_enabled() or requested.lower() == "json":
+        if not json_enabled():
+            setup_logging("INFO", "json")
+        log.critical(message, exc_info=exc)
+    else:
+        if exc is not None:
+            sys.stderr.write(redactor().redact("".join(traceback.format_exception(exc))))
+        err.print(f"papers-bot: {message}", markup=False, soft_wrap=True)
     raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The ``papers-bot`` console script."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    global _current
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    # Known before click parses anything, so even a usage error is reported in the log format.
+    wants_json = "--log-format=json" in args or "--log-format json" in " ".join(args)
+    _current = Options(log_format="json" if wants_json else None)
     try:
         result = cli(args=argv, standalone_mode=False)
         if isinstance(result, int) and result:
@@ -411,23 +482,19 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         fail("aborted", 1)
     except (UsageProblem, ConfigError) as e:
-        if debug:
-            raise
-        fail(str(e), 2)
+        fail(str(e), 2, e if debug else None)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except BrokenPipeError:
         raise SystemExit(0) from None
     except Exception as e:
-        if debug:
-            raise
         if _is_usage_error(e):
             ctx = getattr(e, "ctx", None)
             path = getattr(ctx, "command_path", None)
             hint = f" (see '{path} --help')" if path else ""
             fail(f"{e.format_message()}{hint}", 2)  # type: ignore[attr-defined]
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-        fail(detail, 1)
+        fail(detail, 1, e if debug else None)
 
 
 def _is_usage_error(e: Exception) -> bool:

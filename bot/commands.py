@@ -11,11 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
+from time import perf_counter
 from zoneinfo import ZoneInfo, available_timezones
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot import metrics as m
+from bot.db import UNAVAILABLE
 from bot.digest import DigestBuilder
 from bot.models import Channel, Invocation, Reply, ReplyKind, Schedule, clean_text, shorten
 from bot.search import Searcher
@@ -51,6 +54,8 @@ HELP_TEXT = """\
 • `/papers schedule off` / `/papers schedule on` — pause or resume the digest
 • `/papers digest` — preview the digest this channel would get now
 • `/papers help` — this message"""
+
+SORRY = "Sorry, something went wrong on my side while answering that. Please try again in a minute."
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
 _INT_RE = re.compile(r"^[+-]?\d+$")
@@ -168,6 +173,7 @@ class CommandHandler:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_channel_change: Callable[[Channel], None] | None = None,
+        metrics: m.Metrics | None = None,
     ) -> None:
         self.store = store
         self.searcher = searcher
@@ -176,34 +182,43 @@ class CommandHandler:
         self.clock = clock
         self.on_channel_change = on_channel_change
         self._defaults = ChannelDefaults(settings.default_time, settings.default_timezone)
+        self.metrics = metrics or m.Metrics()
 
     def handle(self, text: str, who: Invocation) -> Reply:
         """The answer to ``/papers <text>`` typed by ``who``."""
+        started = perf_counter()
         command = parse(text)
+        reply, outcome = self._answer(command, who)
+        self.metrics.commands.labels(command.action, outcome).inc()
+        self.metrics.command_seconds.labels(command.action).observe(perf_counter() - started)
+        return reply
+
+    def _answer(self, command: Command, who: Invocation) -> tuple[Reply, str]:
         try:
             if command.action == "error":
                 raise CommandError(command.arg)
             if command.action in SETTINGS_COMMANDS and not self._may_change(who, command):
-                return Reply(
+                denied = Reply(
                     "Only channel managers can change this channel's digest here "
                     "(ask someone with Manage Channels, or a workspace admin). "
                     "You can still search: `/papers <topic>`.",
                     kind=ReplyKind.ERROR,
                 )
+                return denied, m.DENIED
             method: Callable[[Command, Invocation], Reply] = getattr(self, f"_{command.action}")
             reply = method(command, who)
         except CommandError as e:
-            return Reply(str(e), kind=ReplyKind.ERROR)
+            return Reply(str(e), kind=ReplyKind.ERROR), m.INVALID
+        except UNAVAILABLE as e:
+            # An outage, not a bug: one line, no traceback.
+            log.warning("/papers %s: database unavailable (%s)", command.action, type(e).__name__)
+            return Reply(SORRY, kind=ReplyKind.ERROR), m.ERROR
         except Exception:
             log.exception("command failed: /papers %s", command.action)
-            return Reply(
-                "Sorry, something went wrong on my side while answering that. "
-                "Please try again in a minute.",
-                kind=ReplyKind.ERROR,
-            )
+            return Reply(SORRY, kind=ReplyKind.ERROR), m.ERROR
         if command.hint and command.hint != "empty":
             reply.text = f"{command.hint}\n{reply.text}" if reply.text else command.hint
-        return reply
+        return reply, m.OK
 
     # -- helpers ----------------------------------------------------------------------------
 

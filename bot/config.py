@@ -105,8 +105,9 @@ class DigestConfig(_Section):
     repost_window_days: int = Field(30, ge=0)
     # On a day with no new papers: post nothing ("silent") or one short line saying why ("notice").
     when_empty: Literal["silent", "notice"] = "silent"
-    # Topic sections keep only papers at least this relevant (0..1 relative to the best match).
-    min_relevance: float = Field(0.0, ge=0.0, le=1.0)
+    # Topic sections keep only papers scoring at least this (0..1, see Searcher.search); unset:
+    # 0.35 with semantic matching on (bot.semantic.HYBRID_MIN_RELEVANCE), else 0.
+    min_relevance: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class PermissionsConfig(_Section):
@@ -121,8 +122,11 @@ class SchedulerConfig(_Section):
 
 
 class SemanticConfig(_Section):
+    # Hybrid lexical + embedding search (bot/semantic.py). None: on when the [semantic] extra
+    # is installed. Without it, or when the model cannot load, search stays lexical.
     enabled: bool | None = None
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # A sentence-transformers model id on the Hugging Face hub, or a local folder.
+    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
 
 
 class ChannelConfig(_Section):

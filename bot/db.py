@@ -6,9 +6,13 @@ plain URL forms (``sqlite:///papers.db``, ``postgresql://user@host/db``); we pic
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -28,7 +32,8 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
@@ -217,11 +222,61 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(full, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(full, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A database that stops answering must not hold a worker thread for the OS's TCP timeout.
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+    return create_engine(
+        full,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args=connect_args,
+    )
+
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the migration files as text: Alembic itself
+    takes a fifth of a second to import and load them (None when there is no single head)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        if found is None:
+            continue
+        revisions.add(found[1])
+        down = _DOWN_REVISION.search(text)
+        if down is not None:
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", down[1]))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is already at the newest migration."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            current = list(
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            )
+    except SQLAlchemyError:  # a new database: no alembic_version table yet
+        return False
+    return current == [head]
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply all Alembic migrations (idempotent; safe with several replicas on PostgreSQL)."""
+    """Apply all Alembic migrations (idempotent; safe with several replicas on PostgreSQL).
+    A database already at the newest revision costs one query: every start of every command
+    checks, so Alembic is only imported when there is something to do."""
+    if at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config
 
@@ -233,3 +288,29 @@ def upgrade(engine: Engine) -> None:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(726173)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+# What an outage looks like through SQLAlchemy: a refused or dropped connection, a locked SQLite
+# file, an exhausted pool. Bugs (IntegrityError, ProgrammingError) are not among them.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_SECONDS = 60.0
+
+T = TypeVar("T")
+
+
+async def retry_unavailable(
+    fn: Callable[..., T], /, *args: Any, budget: float = RETRY_SECONDS, **kwargs: Any
+) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, tried again (0.5, 1, 2 ... up to 10 seconds
+    apart) while the database is unavailable, for at most ``budget`` seconds; then the last
+    error is raised. For recording what already happened, which must not be lost."""
+    deadline = time.monotonic() + budget
+    wait = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except UNAVAILABLE:
+            if time.monotonic() + wait > deadline:
+                raise
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 10.0)

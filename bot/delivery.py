@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from bot.db import retry_unavailable
 from bot.digest import DigestBuilder
 from bot.models import Channel, Digest, DigestSection
 from bot.store import Store
@@ -93,7 +94,8 @@ async def post(
             digests.store.set_schedule, channel.target, paused=True, pause_reason=str(e)
         )
         raise
-    await asyncio.to_thread(digests.mark_sent, channel, digest, at=now)
+    # Posted: recording it must outlast a short database outage, or a retry would post again.
+    await retry_unavailable(digests.mark_sent, channel, digest, at=now)
     return ids
 
 

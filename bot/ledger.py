@@ -162,6 +162,24 @@ class Ledger:
         """Give a claim back (shutting down before sending) so another process takes it now."""
         self._settle(claim, lease_until=now - timedelta(seconds=1))
 
+    def renew(self, claim: Claim, now: datetime) -> bool:
+        """Extend this process's lease right before posting; False when the claim was taken
+        over meanwhile (the lease ran out while this process was slow), so it must not post."""
+        with self.store.session() as s:
+            done = s.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == claim.id,
+                    DeliveryRow.claimed_by == self.owner,
+                    DeliveryRow.status == CLAIMED,
+                    DeliveryRow.attempts == claim.attempt,
+                )
+                .values(lease_until=now + self.lease, updated_at=utcnow())
+                .returning(DeliveryRow.id)
+                .execution_options(synchronize_session=False)
+            ).first()
+        return done is not None
+
     def skip(self, channel_id: int, digest_date: date, *, due_at: datetime, reason: str) -> bool:
         """Record a digest that will not be sent (missed beyond the grace period)."""
         with self.store.session() as s:

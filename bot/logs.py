@@ -50,6 +50,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             doc["exc"] = record.exc_text or self.formatException(record.exc_info)
+        if record.stack_info:
+            doc["stack"] = self.formatStack(record.stack_info)
         return json.dumps(doc, ensure_ascii=False)
 
 
@@ -59,6 +61,11 @@ _redactor = RedactingFilter()
 def redactor() -> RedactingFilter:
     """The process-wide redacting filter; adapters add the secrets they learn (webhook URLs)."""
     return _redactor
+
+
+def json_enabled() -> bool:
+    """Whether logs go to stderr as JSON lines (``--log-format json``)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
@@ -77,8 +84,12 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Libraries are chatty at INFO; their warnings still come through.
-    for name in ("httpx", "httpcore", "alembic", "apscheduler", "discord", "slack_bolt", "aiohttp"):
+    # Python's warnings would otherwise be bare lines on stderr, outside the format.
+    logging.captureWarnings(True)
+    # Libraries are chatty at INFO; their warnings still come through. (slack_sdk's debug lines
+    # also name each response_url, a per-command webhook URL, in full.)
+    quiet = ("httpx", "httpcore", "alembic", "apscheduler", "discord", "slack_bolt", "slack_sdk")
+    for name in (*quiet, "aiohttp"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # Its "skipped: maximum number of running instances" is routine for our reconcile job; what
     # matters (a digest skipped or late) the scheduler logs itself.

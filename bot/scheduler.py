@@ -15,21 +15,27 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import metrics as m
 from bot.app import App
+from bot.db import UNAVAILABLE, retry_unavailable
 from bot.delivery import DeliveryError, Sender, digest_from_plan, digest_plan, post
-from bot.ledger import DONE, Ledger
+from bot.ledger import DONE, GAVE_UP, Claim, Ledger
 from bot.models import Channel, Platform, Schedule
 
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_DELIVERIES = 32
 STOP_TIMEOUT = 30.0
+
+T = TypeVar("T")
 
 
 def default_owner() -> str:
@@ -97,6 +103,7 @@ class DigestScheduler:
         self._stopping = False
         self._jobs: dict[str, str] = {}  # job id -> trigger description
         self._unserved: set[Platform] = set()
+        self._db_error: str | None = None  # while the database is unreachable: why
         app.on_channel_change(lambda _channel: self._poke())
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -143,8 +150,31 @@ class DigestScheduler:
             self._loop.call_soon_threadsafe(lambda: self._spawn(self._sync_jobs_async()))
 
     async def _sync_jobs_async(self) -> None:
-        channels = await asyncio.to_thread(self.app.store.list_channels)
+        try:
+            channels = await asyncio.to_thread(self.app.store.list_channels)
+        except UNAVAILABLE as e:
+            self._db_unavailable(e)  # the next reconcile pass syncs the jobs
+            return
         self.sync_jobs(channels)
+
+    def _db_unavailable(self, e: Exception) -> None:
+        """One log line per outage; everything is retried by the next reconcile pass."""
+        if self._db_error is None:
+            log.warning(
+                "database unavailable (%s); digests wait and are retried every %ss",
+                type(e).__name__,
+                self.reconcile_seconds,
+            )
+        self._db_error = type(e).__name__
+
+    def _db_available(self) -> None:
+        if self._db_error is not None:
+            log.info("database reachable again")
+            self._db_error = None
+
+    async def readiness(self) -> str | None:
+        """None while the scheduler runs; else why not (for ``/readyz``)."""
+        return None if self.scheduler.running else "not running"
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -161,7 +191,10 @@ class DigestScheduler:
             log.info("fetch interrupted by shutdown")
         except Exception as e:
             # Hugging Face being down is not our outage: commands and digests use what is stored.
+            self.app.metrics.fetch_errors.inc()
             log.warning("fetch from Hugging Face failed: %s", e)
+        else:
+            self.app.metrics.last_fetch.set_to_current_time()
 
     def served(self, channel: Channel) -> bool:
         return channel.target.platform in self.senders
@@ -206,7 +239,11 @@ class DigestScheduler:
 
     async def fire(self, channel_id: int) -> None:
         """A channel's cron job: deliver the digest that is due now."""
-        channels = await asyncio.to_thread(self.app.store.list_channels)
+        try:
+            channels = await asyncio.to_thread(self.app.store.list_channels)
+        except UNAVAILABLE as e:
+            self._db_unavailable(e)  # the next reconcile pass sends it
+            return
         for ch in channels:
             if ch.id == channel_id and not ch.schedule.paused and self.served(ch):
                 found = last_due(ch.schedule, self.app.clock())
@@ -220,9 +257,18 @@ class DigestScheduler:
             log.info("reconcile interrupted by shutdown")
 
     async def reconcile(self) -> None:
-        """Re-derive jobs; send what is due and unsent within the grace period; skip the rest."""
+        """Re-derive jobs; send what is due and unsent within the grace period; skip the rest.
+        While the database is unreachable, each pass logs nothing new and tries again."""
         if self._stopping:
             return
+        try:
+            await self._reconcile()
+        except UNAVAILABLE as e:
+            self._db_unavailable(e)
+        else:
+            self._db_available()
+
+    async def _reconcile(self) -> None:
         await asyncio.to_thread(self.app.reload_channels)
         now = self.app.clock()
         channels = await asyncio.to_thread(self.app.store.list_channels)
@@ -304,13 +350,22 @@ class DigestScheduler:
     async def _deliver(self, channel: Channel, day: date, when: datetime) -> None:
         assert channel.id is not None
         now = self.app.clock()
-        claim = await asyncio.to_thread(self.ledger.claim, channel.id, day, due_at=when, now=now)
+        try:
+            claim = await asyncio.to_thread(
+                self.ledger.claim, channel.id, day, due_at=when, now=now
+            )
+        except UNAVAILABLE as e:
+            self._db_unavailable(e)  # nothing claimed: the next reconcile pass tries again
+            return
         if claim is None:
             return
         if self._stopping:
-            await asyncio.to_thread(self.ledger.release, claim, now)
+            await self._record(self.ledger.release, claim, now)
             return
         store, digests = self.app.store, self.app.digests
+        platform = channel.target.platform
+        count = self.app.metrics.digests
+        started: float | None = None
         try:
             if claim.plan is not None:
                 digest = await asyncio.to_thread(digest_from_plan, store, channel, claim.plan)
@@ -318,10 +373,16 @@ class DigestScheduler:
                 digest = await asyncio.to_thread(digests.build, channel, day, now=now)
                 await asyncio.to_thread(self.ledger.save_plan, claim, digest_plan(digest))
             if digest.is_empty and digest.notice is None:
-                await asyncio.to_thread(self.ledger.empty, claim)
+                await self._record(self.ledger.empty, claim)
+                count.labels(platform, m.EMPTY).inc()
                 log.info("nothing new for %s on %s", channel.target, day)
                 return
-            sender = self.senders[channel.target.platform]
+            # The lease may have run out while this process was slow; then another one has it.
+            if not await asyncio.to_thread(self.ledger.renew, claim, self.app.clock()):
+                log.info("the %s digest for %s was taken over; not posting", day, channel.target)
+                return
+            sender = self.senders[platform]
+            started = perf_counter()
             ids = await post(
                 digests,
                 channel,
@@ -332,18 +393,29 @@ class DigestScheduler:
                 now=now,
             )
         except DeliveryError as e:
-            status = await asyncio.to_thread(
+            self._observe(platform, started)
+            status = await self._record(
                 self.ledger.failed, claim, str(e), permanent=e.permanent, now=self.app.clock()
             )
+            count.labels(platform, m.GAVE_UP if status == GAVE_UP else m.FAILED).inc()
             log.warning("digest for %s on %s failed (%s): %s", channel.target, day, status, e)
             return
+        except UNAVAILABLE as e:
+            # Give the claim back, so the next pass resumes it (with the same nonce) at once.
+            self._db_unavailable(e)
+            await self._record(self.ledger.release, claim, self.app.clock())
+            return
         except Exception as e:
-            status = await asyncio.to_thread(
+            self._observe(platform, started)
+            status = await self._record(
                 self.ledger.failed, claim, repr(e), permanent=False, now=self.app.clock()
             )
+            count.labels(platform, m.GAVE_UP if status == GAVE_UP else m.FAILED).inc()
             log.exception("digest for %s on %s failed (%s)", channel.target, day, status)
             return
-        await asyncio.to_thread(self.ledger.sent, claim, ids, self.app.clock())
+        self._observe(platform, started)
+        count.labels(platform, m.SENT).inc()
+        await self._record(self.ledger.sent, claim, ids, self.app.clock())
         log.info(
             "digest for %s on %s sent (%d papers, %d messages%s)",
             channel.target,
@@ -352,3 +424,18 @@ class DigestScheduler:
             len(ids),
             f", attempt {claim.attempt}" if claim.attempt > 1 else "",
         )
+
+    async def _record(
+        self, settle: Callable[..., T], claim: Claim, *args: Any, **kw: Any
+    ) -> T | None:
+        """Settle ``claim`` in the ledger, riding out a short database outage. When the outage
+        lasts, the claim's lease runs out and a later pass resumes the delivery by its nonce."""
+        try:
+            return await retry_unavailable(settle, claim, *args, **kw)
+        except UNAVAILABLE as e:
+            self._db_unavailable(e)
+            return None
+
+    def _observe(self, platform: Platform, started: float | None) -> None:
+        if started is not None:
+            self.app.metrics.delivery_seconds.labels(platform).observe(perf_counter() - started)

@@ -5,14 +5,14 @@ Synchronous SQLAlchemy; async callers run it in a worker thread (``asyncio.to_th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Text, bindparam, case, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import (
@@ -63,6 +63,33 @@ class UpsertStats:
 class ChannelDefaults:
     time: str = "09:00"
     timezone: str = "UTC"
+
+
+# The values a known paper's row is merged with (see Store._paper_merge).
+_MERGED_COLUMNS = (
+    "arxiv_id",
+    *_COUNTS,
+    *_FILL_IF_MISSING,
+    "ai_keywords",
+    "keywords_text",
+    "title",
+    "summary",
+    "authors",
+    "authors_text",
+    "raw",
+)
+
+
+def _dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT (for ON CONFLICT), imported on first use: PostgreSQL's dialect
+    package costs a SQLite command's start-up some 25 ms for nothing."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def paper_to_row(paper: Paper) -> dict[str, Any]:
@@ -164,7 +191,6 @@ class Store:
         if not rows:
             return stats
         items = list(rows.values())
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         with self.session() as s:
             for start in range(0, len(items), _UPSERT_BATCH):
                 batch = items[start : start + _UPSERT_BATCH]
@@ -173,29 +199,76 @@ class Store:
                 now = utcnow()
                 for r in batch:
                     r["first_seen_at"] = now
-                stmt = insert(PaperRow).values(batch)
-                ex = stmt.excluded
-                table = PaperRow.__table__.c
-                changes: dict[str, Any] = {c: ex[c] for c in _COUNTS}
-                for c in _FILL_IF_MISSING:
-                    changes[c] = func.coalesce(table[c], ex[c])
-                # Keywords and the texts that feed search come with the newest payload when it
-                # has them (older payloads carry no keywords at all).
-                changes["ai_keywords"] = case(
-                    (ex["keywords_text"] != "", ex["ai_keywords"]), else_=table["ai_keywords"]
-                )
-                changes["keywords_text"] = func.coalesce(
-                    func.nullif(ex["keywords_text"], ""), table["keywords_text"]
-                )
-                changes["title"] = ex["title"]
-                changes["summary"] = func.coalesce(func.nullif(ex["summary"], ""), table["summary"])
-                changes["authors"] = ex["authors"]
-                changes["authors_text"] = ex["authors_text"]
-                changes["raw"] = func.coalesce(ex["raw"], table["raw"])
-                s.execute(stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=changes))
+                fresh = [r for r in batch if r["arxiv_id"] not in known]
+                if fresh:
+                    s.execute(self._paper_insert, fresh)
+                if known:
+                    names = _MERGED_COLUMNS
+                    s.execute(
+                        self._paper_update,
+                        [
+                            {f"new_{k}": r[k] for k in names}
+                            for r in batch
+                            if r["arxiv_id"] in known
+                        ],
+                    )
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
         return stats
+
+    @staticmethod
+    def _paper_merge(new: Callable[[str], Any]) -> tuple[dict[str, Any], Any]:
+        """What a known paper's row becomes given its new values (``new(column)``), and the
+        condition that this changes anything."""
+        col = PaperRow.__table__.c
+        changes: dict[str, Any] = {c: new(c) for c in _COUNTS}
+        for c in _FILL_IF_MISSING:
+            changes[c] = func.coalesce(col[c], new(c))
+        # Keywords and the texts that feed search come with the newest payload when it has them
+        # (older payloads carry no keywords at all).
+        changes["ai_keywords"] = case(
+            (new("keywords_text") != "", new("ai_keywords")), else_=col["ai_keywords"]
+        )
+        changes["keywords_text"] = func.coalesce(
+            func.nullif(new("keywords_text"), ""), col["keywords_text"]
+        )
+        changes["title"] = new("title")
+        changes["summary"] = func.coalesce(func.nullif(new("summary"), ""), col["summary"])
+        changes["authors"] = new("authors")
+        changes["authors_text"] = new("authors_text")
+        changes["raw"] = func.coalesce(new("raw"), col["raw"])
+        # JSON has no equality operator on PostgreSQL: compared as text.
+        json_columns = {"authors", "ai_keywords", "raw"}
+        changed = or_(
+            *(
+                cast(col[c], Text).is_distinct_from(cast(v, Text))
+                if c in json_columns
+                else col[c].is_distinct_from(v)
+                for c, v in changes.items()
+            )
+        )
+        return changes, changed
+
+    # Both statements are built once (building one costs more than running it for a day's
+    # papers) and run over many parameter sets, so SQLAlchemy compiles each once.
+
+    @cached_property
+    def _paper_insert(self) -> Any:
+        """INSERT for papers not seen before; one another process inserted meanwhile is
+        merged as a known one."""
+        stmt = _dialect_insert(self.dialect)(PaperRow.__table__)
+        changes, changed = self._paper_merge(lambda c: stmt.excluded[c])
+        return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=changes, where=changed)
+
+    @cached_property
+    def _paper_update(self) -> Any:
+        """UPDATE for known papers, writing only those that change: a paper loaded again as it
+        was costs no new row version and, on PostgreSQL, no recomputed search vectors (which
+        an INSERT ... ON CONFLICT computes even when it then updates nothing)."""
+        col = PaperRow.__table__.c
+        changes, changed = self._paper_merge(lambda c: bindparam(f"new_{c}", type_=col[c].type))
+        where = (col.arxiv_id == bindparam("new_arxiv_id"), changed)
+        return update(PaperRow.__table__).where(*where).values(changes)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         with self.session() as s:
@@ -435,7 +508,7 @@ class Store:
         if not ids:
             return
         at = at or utcnow()
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        insert = _dialect_insert(self.dialect)
         with self.session() as s:
             stmt = insert(PostedPaperRow).values(
                 [{"channel_id": channel_id, "arxiv_id": i, "posted_at": at} for i in ids]

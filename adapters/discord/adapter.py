@@ -95,6 +95,18 @@ class DiscordAdapter(Adapter):
         except Exception as e:
             log.error("Discord gateway stopped: %s", _describe(e))
 
+    async def readiness(self) -> str | None:
+        """None while the gateway is up (every shard this process runs); else why not."""
+        client = self.client
+        if client is None or client.is_closed():
+            return "gateway not connected"
+        if not client.is_ready():
+            return "gateway not ready"
+        down = sorted(i for i, shard in client.shards.items() if shard.is_closed())
+        if down:
+            return f"gateway shard {', '.join(map(str, down))} disconnected"
+        return None
+
     async def stop(self) -> None:
         """Close the gateway and the HTTP session."""
         client, self.client = self.client, None

@@ -176,6 +176,16 @@ class SlackAdapter(Adapter):
         else:
             log.info("Slack: workspace %s (%s)", resp.get("team"), resp.get("team_id"))
 
+    async def readiness(self) -> str | None:
+        """In Socket Mode: None while the socket is connected. HTTP mode needs no connection."""
+        if self.config.mode != "socket":
+            return None
+        if self._socket is None:
+            return "Socket Mode not started"
+        if not await self._socket.client.is_connected():
+            return "Socket Mode not connected"
+        return None
+
     async def stop(self) -> None:
         """Disconnect Socket Mode (HTTP routes stop with the server)."""
         if self._socket is not None:

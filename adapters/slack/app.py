@@ -20,6 +20,10 @@ from bot.config import ConfigError, Secrets, SlackConfig
 
 log = logging.getLogger("adapters.slack")
 bolt_log = logging.getLogger("adapters.slack.bolt")
+# The Web API client logs whole request and response bodies at DEBUG, oauth.v2.access's answer
+# (a new workspace's bot token) included: it gets a logger in slack_sdk's namespace, which
+# logging set-up keeps at WARNING like the library's own, --debug or not.
+sdk_log = logging.getLogger("slack_sdk.papers_bot")
 
 
 class _QuietClientTokenWarning(logging.Filter):
@@ -128,7 +132,7 @@ def retry_handlers() -> list[AsyncRetryHandler]:
 def web_client(api_url: str, token: str | None = None) -> AsyncWebClient:
     """An AsyncWebClient on ``api_url`` (slack.api_url) with the bot's retry handlers."""
     return AsyncWebClient(
-        token=token, base_url=api_url, retry_handlers=retry_handlers(), logger=log
+        token=token, base_url=api_url, retry_handlers=retry_handlers(), logger=sdk_log
     )
 
 

@@ -24,6 +24,9 @@ from bot.models import Invocation, Platform, Reply, ReplyKind, Target, TargetErr
 
 log = logging.getLogger("adapters.slack")
 
+# Commands handled at once (in worker threads); more wait their turn, already acknowledged.
+COMMAND_THREADS = 2
+
 Ack = Callable[..., Awaitable[Any]]
 Respond = Callable[..., Awaitable[Any]]
 
@@ -58,6 +61,9 @@ class Listeners:
     def __init__(self, core: App, installations: ThreadedInstallationStore | None) -> None:
         self.core = core
         self.installations = installations
+        # Commands run in worker threads, and a search is mostly Python: each thread more than
+        # the CPUs can use only takes the GIL from the event loop, delaying the next ack.
+        self._working = asyncio.Semaphore(COMMAND_THREADS)
 
     # -- /papers ----------------------------------------------------------------------------
 
@@ -96,7 +102,8 @@ class Listeners:
                 user_name=str(command.get("user_name") or ""),
                 can_manage=await self.can_manage(client, text, user_id),
             )
-            reply = await asyncio.to_thread(self.core.commands.handle, text, who)
+            async with self._working:
+                reply = await asyncio.to_thread(self.core.commands.handle, text, who)
         except Exception:
             log.exception("/papers failed in %s", target)
             reply = Reply(

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.models import Digest, Paper, Reply, clean_text, shorten
+from bot.models import Digest, Paper, Reply, shorten
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -58,7 +59,7 @@ def escape(text: str) -> str:
 def fit(text: str, limit: int) -> str:
     """``text`` folded to one line of white space, escaped, and trimmed at a word boundary with
     "…" so the escaped form has at most ``limit`` characters."""
-    text = clean_text(text)
+    text = " ".join(text.split())  # clean_text(text), in a third of the time
     budget = limit
     while True:
         out = escape(shorten(text, budget))
@@ -77,6 +78,7 @@ def fit_lines(text: str, limit: int) -> str:
     return fit(text, limit)
 
 
+@lru_cache(maxsize=16384)  # digests to many channels link the same papers over and over
 def link_url(url: str | None) -> str | None:
     """``url`` made safe inside ``<url|label>``: http(s) only, ``| < > "`` and spaces
     percent-encoded, ``&`` escaped. None for anything else, or when longer than 500."""
@@ -150,16 +152,45 @@ def paper_text(paper: Paper) -> str:
     authors = paper.author_line()
     if authors:
         lines.append(f"_{fit(authors, _AUTHORS)}_")
-    if paper.tldr:
-        lines.append(fit(paper.tldr, _TLDR))
+    tldr = paper.tldr
+    if tldr:
+        lines.append(fit(tldr, _TLDR))
     return "\n".join(lines)
 
 
 def paper_context(paper: Paper) -> str:
     """A paper's context line: upvotes and its outside links."""
     items = [f"▲ {paper.upvotes}"]
-    items += [link(url, label) for label, url in paper.links() if link_url(url)]
+    for label, url in paper.links():
+        safe = link_url(url)
+        if safe:
+            items.append(f"<{safe}|{label}>")
     return " · ".join(items)
+
+
+_rendered: dict[tuple[Any, ...], tuple[str, str]] = {}
+_MAX_RENDERED = 4096
+
+
+def _paper_texts(paper: Paper) -> tuple[str, str]:
+    """``paper_text`` and ``paper_context`` of ``paper``, remembered by what they are made of: a
+    fan-out to thousands of channels renders the day's papers once, not once per channel."""
+    key = (
+        paper.id,
+        paper.title,
+        tuple(paper.authors),
+        paper.ai_summary,
+        paper.summary,
+        paper.upvotes,
+        paper.github_repo,
+        paper.project_page,
+    )
+    texts = _rendered.get(key)
+    if texts is None:
+        if len(_rendered) >= _MAX_RENDERED:
+            _rendered.clear()
+        texts = _rendered[key] = (paper_text(paper), paper_context(paper))
+    return texts
 
 
 def paper_blocks(
@@ -167,11 +198,11 @@ def paper_blocks(
 ) -> list[Block]:
     """A paper as two blocks: its section (with a share button when ``share``) and its context
     line. ``note`` is already escaped mrkdwn appended to the context ("shared by …")."""
-    section = text_block(paper_text(paper), f"{bid}-p")
+    text, context = _paper_texts(paper)
+    section = text_block(text, f"{bid}-p")
     button = share_button(paper) if share else None
     if button is not None:
         section["accessory"] = button
-    context = paper_context(paper)
     if note:
         context = f"{context} · {note}"
     return [section, context_block(context, f"{bid}-c")]
@@ -213,18 +244,23 @@ def _pack(
     papers, split only between papers; a section going on in a new message repeats its title."""
     messages: list[list[Block]] = []
     current: list[Block] = list(head)
+    chars = _chars(current)  # of `current`, kept up to date rather than counted again
 
     def fits(extra: list[Block]) -> bool:
         return (
-            len(current) + len(extra) <= max_blocks
-            and _chars(current) + _chars(extra) <= MESSAGE_CHAR_BUDGET
+            len(current) + len(extra) <= max_blocks and chars + _chars(extra) <= MESSAGE_CHAR_BUDGET
         )
 
+    def add(blocks: list[Block]) -> None:
+        nonlocal chars
+        current.extend(blocks)
+        chars += _chars(blocks)
+
     def flush() -> None:
-        nonlocal current
+        nonlocal current, chars
         if current:
             messages.append(current)
-        current = []
+        current, chars = [], 0
 
     for i, section in enumerate(sections):
         if not section.papers:
@@ -237,13 +273,13 @@ def _pack(
         if not fits(opening + section.papers[0]):
             flush()
             opening = [b for b in opening if b["type"] != "divider"]
-        current.extend(opening)
+        add(opening)
         for paper in section.papers:
             if not fits(paper):
                 flush()
                 if section.title is not None:
-                    current.append(_title_block(section, i, continued=True))
-            current.extend(paper)
+                    add([_title_block(section, i, continued=True)])
+            add(paper)
     flush()
     return messages
 

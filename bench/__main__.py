@@ -1,0 +1,331 @@
+"""``python -m bench``: the performance suite. Prints a table and writes the figures as JSON.
+
+    python -m bench                 # everything at full size (several minutes)
+    python -m bench --quick         # small sizes, well under a minute: CI runs this
+    python -m bench --only search,startup
+
+PostgreSQL figures need a server: ``--postgres-url`` or ``PAPERS_BOT_TEST_POSTGRES_URL`` (the
+benchmark works in a schema of its own and drops it). No figure is asserted on; the command fails
+only when a benchmark itself fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import create_engine
+
+from bench import fanout, process
+from bench.ingest import bare_insert, day_payloads, ingest, open_app
+from bench.report import Figure, load, percentile, table, write_json
+from bench.search import command_latencies, naive_latencies, warm_up
+from bench.synth import generate, search_topics
+from bot.db import normalize_url
+
+SECTIONS = ("search", "ingest", "fanout", "latency", "memory", "startup")
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "bot" / "data" / "sample"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    papers: tuple[int, ...]  # search databases; the largest is also ingested and run
+    topics: int
+    naive_topics: dict[int, int]  # papers -> how many topics the naive scan runs
+    channels: int
+    fanout_rounds: int
+    commands: int
+    concurrency: int
+    startup_runs: int
+
+
+FULL = Sizes((10_000, 100_000), 200, {10_000: 50, 100_000: 20}, 5000, 3, 500, 50, 7)
+QUICK = Sizes((2_000,), 50, {2_000: 50}, 1000, 1, 100, 50, 3)
+
+
+def _label(n: int) -> str:
+    return f"{n // 1000}k" if n >= 1000 else str(n)
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str | None) -> Iterator[str | None]:
+    """A URL on a new, empty schema of ``url`` (dropped afterwards); None without a server."""
+    if not url:
+        yield None
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        normalize_url(url), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except Exception as e:
+        print(f"bench: PostgreSQL not reachable ({type(e).__name__}); skipping it", file=sys.stderr)
+        admin.dispose()
+        yield None
+        return
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+class Suite:
+    def __init__(self, sizes: Sizes, only: set[str], folder: Path, pg_url: str | None) -> None:
+        self.sizes, self.only, self.folder, self.pg_url = sizes, only, folder, pg_url
+        self.figures: list[Figure] = []
+        self.extra: dict[str, Any] = {}
+        self.big_sqlite: str | None = None  # the largest SQLite database, for the processes
+
+    def add(self, *figures: Figure) -> None:
+        for f in figures:
+            self.figures.append(f)
+            print(table([f]).splitlines()[-1], flush=True)
+
+    # -- search and ingest ----------------------------------------------------------------
+
+    def databases(self) -> None:
+        s = self.sizes
+        biggest = max(s.papers)
+        started = time.perf_counter()
+        items = generate(biggest)
+        self.extra["generate_seconds"] = {str(biggest): round(time.perf_counter() - started, 2)}
+        topics = search_topics(s.topics)
+        for n in s.papers:
+            db = f"sqlite:///{self.folder}/papers-{n}.db"
+            self._database("SQLite", db, items[-n:], n, n == biggest, topics)
+            if n == biggest:
+                self.big_sqlite = db
+        for n in s.papers:
+            with postgres_schema(self.pg_url) as pg:
+                if pg is None:
+                    break
+                self._database("PostgreSQL", pg, items[-n:], n, n == biggest, topics)
+
+    def _database(
+        self, backend: str, url: str, items: list[Any], n: int, biggest: bool, topics: list[str]
+    ) -> None:
+        label = f"{_label(n)}, {backend}"
+        payloads = day_payloads(items)
+        with open_app(url) as app:
+            seconds, count = ingest(app, payloads)
+            first = count / seconds
+            seconds, count = ingest(app, payloads)
+            again = count / seconds
+            if count != n or app.store.count_papers() != n:
+                raise RuntimeError(f"ingest {label}: {app.store.count_papers()} of {n} papers")
+            if backend == "PostgreSQL":
+                # Statistics, as autovacuum keeps them; the planner is lost without any.
+                with app.store.engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE papers")
+            if biggest and "ingest" in self.only:
+                seconds, bare_count = bare_insert(app.store.engine, payloads)
+                bare = bare_count / seconds
+                what = "parse + bare executemany"
+                self.add(
+                    Figure("ingest", f"ingest, first load ({label})", first, "papers/s", bare,
+                           what, 5000, "higher"),
+                    Figure("ingest", f"ingest, again ({label})", again, "papers/s", bare,
+                           what, 5000, "higher"),
+                )  # fmt: skip
+            self.extra.setdefault("ingest", {})[label] = {"first": first, "again": again}
+            if "search" not in self.only:
+                return
+            vocabulary = warm_up(app)
+            ours, cpu = command_latencies(app, topics)
+            naive_n = self.sizes.naive_topics.get(n, len(topics))
+            naive = naive_latencies(app.store.engine, topics[:naive_n])
+        target = 20.0 if (n >= 100_000 and backend == "SQLite") else None
+        scan = f"naive LIKE scan, {naive_n} topics"
+        self.add(
+            Figure("search", f"search p50 ({label})", percentile(ours, 50), "ms",
+                   percentile(naive, 50), scan),
+            Figure("search", f"search p99 ({label})", percentile(ours, 99), "ms",
+                   percentile(naive, 99), scan, target),
+        )  # fmt: skip
+        self.extra.setdefault("search", {})[label] = {
+            "topics": len(topics),
+            "first_search_seconds": round(vocabulary, 3),
+            "max_ms": max(ours),
+            "mean_ms": statistics.fmean(ours),
+            # CPU time of the handling thread: what the wall times would be on an idle machine
+            # (SQLite works in that thread; PostgreSQL's share runs in the server, not counted).
+            "cpu_p50_ms": percentile(cpu, 50),
+            "cpu_p99_ms": percentile(cpu, 99),
+            "naive_topics": naive_n,
+        }
+
+    # -- fan-out --------------------------------------------------------------------------
+
+    def fanout(self) -> None:
+        s = self.sizes
+        r = asyncio.run(fanout.run(self.folder, s.channels, s.fanout_rounds))
+        n = s.channels
+        self.add(
+            Figure("fanout", f"fan-out to {n:,} channels: digests/s", n / r["bot_seconds"],
+                   "digests/s", n / r["bare_seconds"], "bare AsyncWebClient", better="higher"),
+            Figure("fanout", "fan-out: bot time ÷ bare client time",
+                   r["bot_seconds"] / r["bare_seconds"], "×", 1.0, "bare AsyncWebClient", 1.3),
+        )  # fmt: skip
+        self.extra["fanout"] = r
+
+    # -- processes --------------------------------------------------------------------------
+
+    def _small_sqlite(self) -> str:
+        """A SQLite database with the bundled sample papers (84)."""
+        url = f"sqlite:///{self.folder}/samples.db"
+        if not (self.folder / "samples.db").exists():
+            with open_app(url) as app:
+                app.ingest_files(sorted(SAMPLES.glob("*.json")))
+        return url
+
+    def _big_sqlite(self) -> str:
+        if self.big_sqlite is None:
+            n = max(self.sizes.papers)
+            url = f"sqlite:///{self.folder}/papers-{n}.db"
+            with open_app(url) as app:
+                ingest(app, day_payloads(generate(n)))
+            self.big_sqlite = url
+        return self.big_sqlite
+
+    def running(self) -> None:
+        s = self.sizes
+        big = self._big_sqlite()
+        n = _label(max(s.papers))
+        empty = f"sqlite:///{self.folder}/empty.db"
+        with open_app(empty):  # migrated beforehand, like the other: start-up alike
+            pass
+        with process.fake_slack() as fake:
+            if "memory" in self.only:
+                with process.RunningBot(self.folder, empty, fake) as bot:
+                    base_rss = process.idle_rss(bot)
+            with process.RunningBot(self.folder, big, fake) as bot:
+                rss = process.idle_rss(bot)
+                if "memory" in self.only:
+                    self.add(
+                        Figure("memory", f"RSS of idle papers-bot run ({n} papers)", rss, "MB",
+                               base_rss, "same, empty database", 200),
+                    )  # fmt: skip
+                if "latency" not in self.only:
+                    return
+                topics = search_topics(s.topics, seed=3)
+                # A bot that has been up answers with its vocabulary loaded: one command first.
+                asyncio.run(process.command_latency(bot, topics[:1], 1, 1))
+                r = asyncio.run(process.command_latency(bot, topics, s.commands, s.concurrency))
+                after = process.rss_mb(bot.pid)
+        c = s.concurrency
+        base = f"GET /healthz, concurrency {c}"
+        self.add(
+            Figure("latency", f"/papers ack p50 ({n} papers, concurrency {c})",
+                   percentile(r["ack_ms"], 50), "ms", percentile(r["healthz_ms"], 50), base),
+            Figure("latency", f"/papers ack p99 ({n} papers, concurrency {c})",
+                   percentile(r["ack_ms"], 99), "ms", percentile(r["healthz_ms"], 99), base, 100),
+        )  # fmt: skip
+        self.extra["latency"] = {
+            "commands": s.commands,
+            "concurrency": c,
+            "answer_p50_ms": percentile(r["answer_ms"], 50),
+            "answer_p99_ms": percentile(r["answer_ms"], 99),
+            "rss_after_commands_mb": after,
+        }
+
+    def startup(self) -> None:
+        runs = self.sizes.startup_runs
+        small = self._small_sqlite()
+        median, bare, every = process.startup(small, self.folder, "diffusion models", runs)
+        self.add(
+            Figure("startup", f"papers-bot search, cold process (84 papers, median of {runs})",
+                   median, "s", bare, "python -c pass", 1.0),
+        )  # fmt: skip
+        self.extra["startup"] = {"runs": every}
+        if self.big_sqlite is not None:
+            median, bare, every = process.startup(self.big_sqlite, self.folder, "diffusion", runs)
+            n = _label(max(self.sizes.papers))
+            self.add(
+                Figure("startup", f"papers-bot search, cold process ({n} papers, median of "
+                       f"{runs})", median, "s", bare, "python -c pass"),
+            )  # fmt: skip
+            self.extra["startup_big"] = {"runs": every}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--json", type=Path, help="where to write the figures")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PAPERS_BOT_TEST_POSTGRES_URL"),
+        help="PostgreSQL server for the PostgreSQL figures (default $PAPERS_BOT_TEST_POSTGRES_URL)",
+    )
+    args = parser.parse_args(argv)
+    only = set(SECTIONS) if not args.only else {s.strip() for s in args.only.split(",")}
+    if only - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(only - set(SECTIONS)))}")
+    sizes = QUICK if args.quick else FULL
+    out = args.json or Path(__file__).parent / (
+        "results-quick.json" if args.quick else "results.json"
+    )
+    folder = Path(tempfile.mkdtemp(prefix="papers-bench-"))
+    suite = Suite(sizes, only, folder, args.postgres_url)
+    started = time.perf_counter()
+    load_before = load()
+    print(f"bench: {'quick' if args.quick else 'full'} run, load {load_before}", flush=True)
+    steps: list[tuple[set[str], Callable[[], None]]] = [
+        ({"search", "ingest"}, suite.databases),
+        ({"fanout"}, suite.fanout),
+        ({"latency", "memory"}, suite.running),
+        ({"startup"}, suite.startup),
+    ]
+    failed = []
+    try:
+        for sections, step in steps:
+            if sections & only:
+                try:
+                    step()
+                except Exception:
+                    traceback.print_exc()
+                    failed.append(step.__name__)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    meta = {
+        "mode": "quick" if args.quick else "full",
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_before": load_before,
+        "load_after": load(),
+        "postgres": bool(args.postgres_url),
+        "failed": failed,
+        "extra": suite.extra,
+    }
+    write_json(out, suite.figures, meta)
+    print()
+    print(table(suite.figures))
+    print(f"\n{len(suite.figures)} figures in {meta['seconds']} s, load {load_before} -> "
+          f"{meta['load_after']}; written to {out}")  # fmt: skip
+    if failed:
+        print(f"bench: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
