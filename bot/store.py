@@ -265,10 +265,11 @@ class Store:
         """UPDATE for known papers, writing only those that change: a paper loaded again as it
         was costs no new row version and, on PostgreSQL, no recomputed search vectors (which
         an INSERT ... ON CONFLICT computes even when it then updates nothing)."""
-        col = PaperRow.__table__.c
+        table = PaperRow.metadata.tables[PaperRow.__tablename__]
+        col = table.c
         changes, changed = self._paper_merge(lambda c: bindparam(f"new_{c}", type_=col[c].type))
         where = (col.arxiv_id == bindparam("new_arxiv_id"), changed)
-        return update(PaperRow.__table__).where(*where).values(changes)
+        return update(table).where(*where).values(changes)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         with self.session() as s:
