@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,6 +111,7 @@ class FakeSlackProcess:
             [sys.executable, "-m", "bench.fake_slack", "--token", self.token],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -198,7 +198,7 @@ async def command_latency(
 ) -> dict[str, Any]:
     """Acknowledgement and answer latencies of ``count`` signed /papers commands, and the
     /healthz baseline at the same concurrency."""
-    health = [("GET", "", {})] * count
+    health: list[tuple[str, str, dict[str, str]]] = [("GET", "", {})] * count
     baseline, _ = await _load(bot.url + "/healthz", health, concurrency)
     batch = uuid.uuid4().hex[:8]
     requests = []

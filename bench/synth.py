@@ -21,9 +21,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 PAPERS_PER_DAY = 50
+_T = TypeVar("_T")
 _THUMBNAILS = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers"
 # Payloads before this day carry no ai_summary / ai_keywords / githubRepo (as on the real API).
 AI_FIELDS_SINCE = date(2025, 6, 1)
@@ -390,7 +391,7 @@ _LAST = (
 class _Random(random.Random):
     """`random.Random` with a cheaper ``choice`` (the generator makes millions of them)."""
 
-    def choice(self, seq: Sequence[Any]) -> Any:
+    def choice(self, seq: Sequence[_T]) -> _T:  # type: ignore[override]
         return seq[int(self.random() * len(seq))]
 
     def randint(self, a: int, b: int) -> int:
@@ -668,3 +669,10 @@ def search_topics(n: int = 200, *, seed: int = 7) -> list[str]:
         t = rng.choice(TOPICS)
         out.append(f"{rng.choice(t.techniques)} {rng.choice(t.tasks)}")
     return out[:n]
+
+
+def other_topics(topics: list[str], n: int, *, seed: int = 3) -> list[str]:
+    """``n`` topics of the same kinds as `search_topics`, none of them in ``topics``."""
+    taken = set(topics)
+    pool = [t for t in search_topics(len(taken) + 4 * n, seed=seed) if t not in taken]
+    return pool[:n]

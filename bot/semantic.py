@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,7 +54,10 @@ EXTRA_HINT = "pip install 'daily-papers-bot[semantic]'"
 # and the config sets no digest.min_relevance (tuned on tests/data/search_judgments.json).
 HYBRID_MIN_RELEVANCE = 0.35
 # Papers the vectors propose per search, next to the lexical engine's candidates.
-NEAREST = 50
+NEAREST = 20
+# How often a search looks for vectors stored by another process (this one's own are seen at
+# once): the check is a query, and vectors change when papers are fetched.
+REFRESH_SECONDS = 2.0
 # Without a date range only the newest vectors are scored, as the lexical engine scores only
 # the newest matches: ~1.5 years of Daily Papers, a few milliseconds.
 WINDOW = 25_000
@@ -157,6 +161,7 @@ class Semantic:
         self._loader: threading.Thread | None = None
         self._failure: str | None = None
         self._index: VectorIndex | None = None
+        self._index_checked = 0.0  # time.monotonic() of the last look at the database
         self._background = False
         self._sync_lock = threading.Lock()
         self._syncer: threading.Thread | None = None
@@ -300,8 +305,14 @@ class Semantic:
 
             with self._lock:
                 index = self._index = self._index or VectorIndex(self.model)
+        now = time.monotonic()
+        if now - self._index_checked < REFRESH_SECONDS:
+            return index, True
         with self.store.session() as session:
-            return index, index.refresh(session, blocking=blocking)
+            current = index.refresh(session, blocking=blocking)
+        if current:
+            self._index_checked = now
+        return index, current
 
     def _report_once(self, key: str, level: int, message: str, *, exc_info: bool = False) -> None:
         with self._lock:
@@ -335,6 +346,7 @@ class Semantic:
             for start in range(0, len(pending), WRITE_BATCH):
                 batch = [pk for pk, _, _ in pending[start : start + WRITE_BATCH]]
                 report.embedded += self._embed(encoder, batch)
+                self._index_checked = 0.0  # searches take in the new vectors at once
                 if progress:
                     progress(min(start + WRITE_BATCH, len(pending)), len(pending))
             return report

@@ -369,8 +369,14 @@ class VectorIndex:
             low = since.toordinal() if since else 0
             high = until.toordinal() if until else np.iinfo(np.int32).max
             featured = snap.featured[: snap.size]
-            rows = np.flatnonzero((featured == 0) | ((featured >= low) & (featured <= high)))
-            scores = snap.matrix[rows] @ vector
+            inside = (featured == 0) | ((featured >= low) & (featured <= high))
+            rows = np.flatnonzero(inside)
+            if rows.size * 4 > snap.size:  # most of it: one product beats copying the rows
+                scores = snap.matrix[: snap.size] @ vector
+                scores[~inside] = -np.inf
+                rows = None
+            else:
+                scores = snap.matrix[rows] @ vector
         else:
             if window is not None and snap.size > window:
                 offset = snap.size - window

@@ -17,13 +17,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot import semantic as semantic_module
 from bot.app import App
 from bot.config import SemanticConfig, Settings, load_settings
 from bot.db import PaperRow
@@ -56,6 +57,8 @@ TARGET = Target.parse("discord:1/2")
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Tests store vectors behind the searcher's back, as another process would: see them now.
+    monkeypatch.setattr(semantic_module, "REFRESH_SECONDS", 0.0)
     for name in list(os.environ):
         if name.startswith("PAPERS_BOT_"):
             monkeypatch.delenv(name)
@@ -267,6 +270,30 @@ def test_the_searchers_vectors_follow_the_database(app: App, tiny_model: str) ->
     assert similar.cosine(pks["2611.10099"]) is not None
 
 
+def test_vectors_another_process_stores_are_seen_after_refresh_seconds(
+    store: Store, tiny_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic_module, "REFRESH_SECONDS", 60.0)
+    store.upsert_papers(corpus())
+    semantic = Semantic(store, tiny_model)
+    semantic.sync(["2611.10001"])
+    assert semantic.similar("routing") is not None  # the first search loads the vectors
+    pk = _pk(store, "2611.10002")
+    Semantic(store, tiny_model).sync(["2611.10002"])  # another process, in effect
+    similar = semantic.similar("routing")
+    assert similar is not None and similar.cosine(pk) is None  # not looked for yet
+    monkeypatch.setattr(semantic_module, "REFRESH_SECONDS", 0.0)  # as if the time had come
+    similar = semantic.similar("routing")
+    assert similar is not None and similar.cosine(pk) is not None
+
+
+def _pk(store: Store, arxiv_id: str) -> int:
+    with store.session() as s:
+        pk = s.scalar(select(PaperRow.pk).where(PaperRow.arxiv_id == arxiv_id))
+    assert pk is not None
+    return pk
+
+
 def test_another_model_embeds_everything_again(store: Store, tiny_model: str) -> None:
     store.upsert_papers(corpus())
     assert Semantic(store, tiny_model).sync().embedded == 12
@@ -362,6 +389,39 @@ def test_vector_proposals_obey_dates_exclusions_and_withdrawals(
     withdrawn = replace(corpus()[4], withdrawn_at=NOW)
     store.upsert_papers([withdrawn])
     assert ids(searcher.search(topic, limit=2)) == ["2611.10012"]
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2024, 5, 14), date(2024, 5, 14)),  # 8 of the 84 papers: those rows are gathered
+        (date(2024, 5, 14) - timedelta(days=999), date(2026, 11, 18)),  # most: one product
+    ],
+)
+def test_nearest_papers_within_a_date_range(app: App, first: date, last: date) -> None:
+    assert app.semantic is not None
+    app.ingest_files(sorted(SAMPLES.glob("*.json")))
+    with app.store.session() as s:
+        papers = list(s.execute(select(PaperRow.pk, PaperRow.arxiv_id, PaperRow.featured_date)))
+    topic = "diffusion models for images"
+    everything = app.semantic.similar(topic)
+    assert everything is not None
+    skip = next(p.arxiv_id for p in papers if p.featured_date == date(2024, 5, 14))
+    similar = app.semantic.similar(topic, since=first, until=last, exclude={skip})
+    assert similar is not None
+    floor = app.semantic.fusion.floor
+    expected = sorted(
+        (
+            p.pk
+            for p in papers
+            if first <= p.featured_date <= last
+            and p.arxiv_id != skip
+            and (everything.cosine(p.pk) or 0) >= floor
+        ),
+        key=lambda pk: -(everything.cosine(pk) or 0),
+    )
+    assert expected and similar.nearest == expected[: len(similar.nearest)]
+    assert len(similar.nearest) == min(len(expected), semantic_module.NEAREST)
 
 
 # -- the digest's threshold -----------------------------------------------------------------------

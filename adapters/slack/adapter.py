@@ -84,6 +84,7 @@ class SlackAdapter(Adapter):
             assert credentials.client_id is not None
             self.installations = ThreadedInstallationStore(credentials.client_id, core.store.engine)
         self._bolt: AsyncApp | None = None
+        self._listeners: Listeners | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._socket_task: asyncio.Task[None] | None = None
 
@@ -104,7 +105,8 @@ class SlackAdapter(Adapter):
             creds = self.credentials
             states = ThreadedOAuthStateStore(self.core.store.engine) if creds.oauth else None
             self._bolt = build_bolt_app(self.config, creds, self.installations, states)
-            register(self._bolt, Listeners(self.core, self.installations))
+            self._listeners = Listeners(self.core, self.installations)
+            register(self._bolt, self._listeners)
         return self._bolt
 
     def mount(self, web_app: web.Application) -> None:
@@ -196,6 +198,8 @@ class SlackAdapter(Adapter):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._socket_task
             self._socket_task = None
+        if self._listeners is not None:
+            await self._listeners.close()
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -11,10 +11,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.render import SHARE_ACTION_ID, reply_messages, shared_paper_message
 from adapters.slack.stores import ThreadedInstallationStore
@@ -64,6 +66,20 @@ class Listeners:
         # Commands run in worker threads, and a search is mostly Python: each thread more than
         # the CPUs can use only takes the GIL from the event loop, delaying the next ack.
         self._working = asyncio.Semaphore(COMMAND_THREADS)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _answers(self) -> aiohttp.ClientSession:
+        # One connection pool for every answer: a session per answer (what bolt's respond()
+        # does) cost a TCP and, to Slack, a TLS handshake on the event loop each time.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        """Close the connections answers were posted on."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # -- /papers ----------------------------------------------------------------------------
 
@@ -111,7 +127,7 @@ class Listeners:
                 "Please try again in a minute.",
                 ReplyKind.ERROR,
             )
-        await _respond(respond, reply)
+        await _respond(respond, reply, session=self._answers())
 
     # -- Share in channel -------------------------------------------------------------------
 
@@ -191,10 +207,23 @@ def _code(e: SlackApiError) -> str:
         return "unknown_error"
 
 
-async def _respond(respond: Respond, reply: Reply, **extra: Any) -> None:
+async def _respond(
+    respond: Respond,
+    reply: Reply,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    **extra: Any,
+) -> None:
+    # With a session, the same posts as respond() makes, on that session's connections.
+    url = getattr(respond, "response_url", None) if session is not None else None
     for message in reply_messages(reply):
         try:
-            resp = await respond({**message, **extra})
+            if url:
+                resp = await AsyncWebhookClient(url, session=session).send_dict(
+                    {**message, **extra}
+                )
+            else:
+                resp = await respond({**message, **extra})
         except Exception as e:
             log.warning("answering through the response_url failed: %s", type(e).__name__)
             return
