@@ -246,15 +246,14 @@ def _pack(
     current: list[Block] = list(head)
     chars = _chars(current)  # of `current`, kept up to date rather than counted again
 
-    def fits(extra: list[Block]) -> bool:
-        return (
-            len(current) + len(extra) <= max_blocks and chars + _chars(extra) <= MESSAGE_CHAR_BUDGET
-        )
+    def fits(extra: list[Block], size: int | None = None) -> bool:
+        size = _chars(extra) if size is None else size
+        return len(current) + len(extra) <= max_blocks and chars + size <= MESSAGE_CHAR_BUDGET
 
-    def add(blocks: list[Block]) -> None:
+    def add(blocks: list[Block], size: int | None = None) -> None:
         nonlocal chars
         current.extend(blocks)
-        chars += _chars(blocks)
+        chars += _chars(blocks) if size is None else size
 
     def flush() -> None:
         nonlocal current, chars
@@ -275,11 +274,12 @@ def _pack(
             opening = [b for b in opening if b["type"] != "divider"]
         add(opening)
         for paper in section.papers:
-            if not fits(paper):
+            size = _chars(paper)
+            if not fits(paper, size):
                 flush()
                 if section.title is not None:
                     add([_title_block(section, i, continued=True)])
-            add(paper)
+            add(paper, size)
     flush()
     return messages
 
