@@ -32,7 +32,7 @@ from urllib.parse import quote
 from sqlalchemy import create_engine
 
 from bench import fanout, process
-from bench.ingest import bare_insert, day_payloads, ingest, open_app
+from bench.ingest import bare_insert, day_files, day_payloads, ingest_days, ingest_files, open_app
 from bench.report import Figure, load, percentile, table, write_json
 from bench.search import command_latencies, naive_latencies, warm_up
 from bench.synth import generate, other_topics, search_topics
@@ -96,6 +96,7 @@ class Suite:
         self.figures: list[Figure] = []
         self.extra: dict[str, Any] = {}
         self.big_sqlite: str | None = None  # the largest SQLite database, for the processes
+        self.day_data: dict[int, tuple[list[bytes], list[Path]]] = {}
 
     def add(self, *figures: Figure) -> None:
         for f in figures:
@@ -133,15 +134,22 @@ class Suite:
                     break
                 self._database("PostgreSQL", pg, items[-n:], n, n == biggest, topics)
 
+    def _files(self, items: list[Any], n: int) -> tuple[list[bytes], list[Path]]:
+        """The last ``n`` papers as API bodies and as saved day files (made once per size)."""
+        if n not in self.day_data:
+            payloads = day_payloads(items)
+            self.day_data[n] = (payloads, day_files(self.folder / f"days-{n}", payloads))
+        return self.day_data[n]
+
     def _database(
         self, backend: str, url: str, items: list[Any], n: int, biggest: bool, topics: list[str]
     ) -> None:
         label = f"{_label(n)}, {backend}"
-        payloads = day_payloads(items)
+        payloads, paths = self._files(items, n)
         with open_app(url) as app:
-            seconds, count = ingest(app, payloads)
+            seconds, count = ingest_files(app, paths)
             first = count / seconds
-            seconds, count = ingest(app, payloads)
+            seconds, count = ingest_files(app, paths)
             again = count / seconds
             if count != n or app.store.count_papers() != n:
                 raise RuntimeError(f"ingest {label}: {app.store.count_papers()} of {n} papers")
@@ -153,22 +161,7 @@ class Suite:
                     # The write-ahead log folded back, as when a loading process exits.
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             if biggest and "ingest" in self.only:
-                # In a database of its own on SQLite: the dropped table's pages would stay in
-                # the file searched next.
-                scratch = url if backend == "PostgreSQL" else f"sqlite:///{self.folder}/bare.db"
-                engine = make_engine(scratch)
-                try:
-                    seconds, bare_count = bare_insert(engine, payloads)
-                finally:
-                    engine.dispose()
-                bare = bare_count / seconds
-                what = "parse + bare executemany"
-                self.add(
-                    Figure("ingest", f"ingest, first load ({label})", first, "papers/s", bare,
-                           what, 5000, "higher"),
-                    Figure("ingest", f"ingest, again ({label})", again, "papers/s", bare,
-                           what, 5000, "higher"),
-                )  # fmt: skip
+                self._ingest_figures(backend, label, payloads, paths, first, again)
             self.extra.setdefault("ingest", {})[label] = {"first": first, "again": again}
             if "search" not in self.only:
                 return
@@ -205,6 +198,48 @@ class Suite:
             "naive_topics": naive_n,
         }
 
+    def _ingest_figures(
+        self,
+        backend: str,
+        label: str,
+        payloads: list[bytes],
+        paths: list[Path],
+        first: float,
+        again: float,
+    ) -> None:
+        """The baseline, and a day a transaction (the fetch's path), each in a database of its
+        own: on SQLite a dropped table's pages would stay in the file searched next."""
+
+        @contextlib.contextmanager
+        def scratch(name: str) -> Iterator[str]:
+            if backend == "SQLite":
+                yield f"sqlite:///{self.folder}/{name}.db"
+            else:
+                with postgres_schema(self.pg_url) as pg:
+                    assert pg is not None
+                    yield pg
+
+        with scratch("bare") as url:
+            engine = make_engine(url)
+            try:
+                seconds, count = bare_insert(engine, paths)
+            finally:
+                engine.dispose()
+        bare = count / seconds
+        with scratch("days") as url, open_app(url) as app:
+            seconds, count = ingest_days(app, payloads)
+        days = count / seconds
+        what = "read, parse + bare executemany"
+        self.add(
+            Figure("ingest", f"ingest files, first load ({label})", first, "papers/s", bare, what,
+                   5000, "higher"),
+            Figure("ingest", f"ingest files, again ({label})", again, "papers/s", bare, what,
+                   5000, "higher"),
+            Figure("ingest", f"ingest a day a transaction, first load ({label})", days,
+                   "papers/s", bare, what, better="higher"),
+        )  # fmt: skip
+        self.extra.setdefault("ingest_days", {})[label] = days
+
     # -- fan-out --------------------------------------------------------------------------
 
     def fanout(self) -> None:
@@ -234,7 +269,7 @@ class Suite:
             n = max(self.sizes.papers)
             url = f"sqlite:///{self.folder}/papers-{n}.db"
             with open_app(url) as app:
-                ingest(app, day_payloads(generate(n)))
+                ingest_files(app, day_files(self.folder / "days", day_payloads(generate(n))))
             self.big_sqlite = url
         return self.big_sqlite
 

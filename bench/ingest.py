@@ -1,9 +1,15 @@
-"""Ingest: saved ``/api/daily_papers`` JSON, parsed and upserted through ``App.ingest``.
+"""Ingest: saved ``/api/daily_papers`` JSON, parsed and upserted by the bot.
 
-The bot's path: ``json.loads`` → ``parse_items`` → ``App.ingest`` (``Store.upsert_papers``, which
-also feeds the full-text indexes), one featured day (one API list) at a time. The baseline is the
-same parse followed by a bare DB-API ``executemany`` of the same rows into a table with no
-indexes: the floor any loader pays.
+Two of the bot's paths, both reading the JSON the API sends (one list per featured day):
+
+- files (``papers-bot ingest FILE...``): `App.ingest_files` over one saved file per day, which
+  writes up to `bot.app.INGEST_FILES_BATCH` papers a transaction;
+- days (what ``papers-bot fetch`` and the scheduled fetch do): ``jsonio.loads`` →
+  ``parse_items`` → `App.ingest`, one day a transaction.
+
+Both feed the full-text indexes as they go. The baseline is the floor any loader pays: the same
+files read and parsed the same way, then a bare DB-API ``executemany`` of the same rows into a
+table with no indexes, committed as often as the files path commits.
 """
 
 from __future__ import annotations
@@ -11,13 +17,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bench.report import Stopwatch
 from bench.synth import by_day
-from bot.app import App
+from bot import jsonio
+from bot.app import INGEST_FILES_BATCH, App, read_daily_papers_file
 from bot.config import Settings
 from bot.sources.huggingface import parse_items
 from bot.store import paper_to_row
@@ -26,6 +34,17 @@ from bot.store import paper_to_row
 def day_payloads(items: list[dict[str, Any]]) -> list[bytes]:
     """``items`` as the JSON bodies the API would send, one per featured day."""
     return [json.dumps(batch, ensure_ascii=False).encode() for _, batch in by_day(items)]
+
+
+def day_files(folder: Path, payloads: Sequence[bytes]) -> list[Path]:
+    """``payloads`` saved in ``folder``, one file per day, as ``papers-bot ingest`` reads them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, raw in enumerate(payloads):
+        path = folder / f"daily-papers-{i:05d}.json"
+        path.write_bytes(raw)
+        paths.append(path)
+    return paths
 
 
 @contextmanager
@@ -38,12 +57,19 @@ def open_app(url: str) -> Iterator[App]:
         app.close()
 
 
-def ingest(app: App, payloads: Sequence[bytes]) -> tuple[float, int]:
-    """Load ``payloads`` through the bot's path: (seconds, papers)."""
+def ingest_files(app: App, paths: Sequence[Path]) -> tuple[float, int]:
+    """Load saved files as ``papers-bot ingest`` does: (seconds, papers read)."""
+    with Stopwatch() as sw:
+        report = app.ingest_files(paths)
+    return sw.seconds, report.inserted + report.updated
+
+
+def ingest_days(app: App, payloads: Sequence[bytes]) -> tuple[float, int]:
+    """Load API bodies one day a transaction, as a fetch does: (seconds, papers)."""
     count = 0
     with Stopwatch() as sw:
         for raw in payloads:
-            papers, skipped = parse_items(json.loads(raw))
+            papers, skipped = parse_items(jsonio.loads(raw))
             app.ingest(papers, skipped)
             count += len(papers)
     return sw.seconds, count
@@ -52,11 +78,13 @@ def ingest(app: App, payloads: Sequence[bytes]) -> tuple[float, int]:
 _BARE_COLUMNS = ("arxiv_id", "title", "summary", "authors", "ai_summary", "raw")
 
 
-def bare_insert(engine: Engine, payloads: Sequence[bytes]) -> tuple[float, int]:
-    """The baseline: the same parse, then plain ``executemany`` INSERTs into a table without
-    indexes, a transaction per day (the table is dropped afterwards)."""
+def bare_insert(engine: Engine, paths: Sequence[Path]) -> tuple[float, int]:
+    """The baseline: the same files read and parsed, then plain ``executemany`` INSERTs into a
+    table without indexes, committed every `INGEST_FILES_BATCH` papers (the table is dropped
+    afterwards)."""
     cols = ", ".join(_BARE_COLUMNS)
     marks = ", ".join(["%s" if engine.dialect.name == "postgresql" else "?"] * len(_BARE_COLUMNS))
+    insert = f"INSERT INTO bench_bare ({cols}) VALUES ({marks})"
     raw_conn = engine.raw_connection()
     try:
         cur = raw_conn.cursor()
@@ -64,10 +92,10 @@ def bare_insert(engine: Engine, payloads: Sequence[bytes]) -> tuple[float, int]:
         cur.execute(f"CREATE TABLE bench_bare ({', '.join(c + ' TEXT' for c in _BARE_COLUMNS)})")
         raw_conn.commit()
         count = 0
+        rows: list[tuple[Any, ...]] = []
         with Stopwatch() as sw:
-            for raw in payloads:
-                papers, _ = parse_items(json.loads(raw))
-                rows = []
+            for path in paths:
+                papers, _ = read_daily_papers_file(path)
                 for p in papers:
                     r = paper_to_row(p)
                     rows.append(
@@ -75,14 +103,16 @@ def bare_insert(engine: Engine, payloads: Sequence[bytes]) -> tuple[float, int]:
                             r["arxiv_id"],
                             r["title"],
                             r["summary"],
-                            json.dumps(r["authors"]),
+                            jsonio.dumps(r["authors"]),
                             r["ai_summary"],
-                            json.dumps(r["raw"]),
+                            jsonio.dumps(r["raw"]),
                         )
                     )
-                cur.executemany(f"INSERT INTO bench_bare ({cols}) VALUES ({marks})", rows)
-                raw_conn.commit()
-                count += len(rows)
+                if len(rows) >= INGEST_FILES_BATCH or path == paths[-1]:
+                    cur.executemany(insert, rows)
+                    raw_conn.commit()
+                    count += len(rows)
+                    rows = []
         cur.execute("DROP TABLE bench_bare")
         raw_conn.commit()
     finally:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import jsonio
 from bot.commands import CommandHandler, CommandSettings
 from bot.config import ConfigError, Settings, load_settings
 from bot.digest import DigestBuilder, DigestOptions
@@ -38,6 +39,10 @@ class IngestReport:
         self.skipped += skipped
 
 
+# Papers per transaction when loading many saved files (`App.ingest_files`).
+INGEST_FILES_BATCH = 2000
+
+
 class IngestError(ValueError):
     """A file that is not a saved ``/api/daily_papers`` list."""
 
@@ -45,7 +50,7 @@ class IngestError(ValueError):
 def read_daily_papers_file(path: Path) -> tuple[list[Paper], int]:
     """Papers from a saved ``/api/daily_papers`` JSON file, and how many items were skipped."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonio.loads(path.read_bytes())
     except FileNotFoundError:
         raise IngestError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -203,12 +208,30 @@ class App:
         later file is read (earlier files stay loaded)."""
         report = IngestReport()
         ids: list[str] = []
-        for path in paths:
-            papers, skipped = read_daily_papers_file(path)
-            report.add(self.store.upsert_papers(papers), skipped)
-            ids += [p.id for p in papers]
-        self.searcher.invalidate()
-        self.embed(ids)
+        # Files are written together, up to INGEST_FILES_BATCH papers a transaction: a commit
+        # and a full-text index segment per day's file was a third of a bulk load's time. A
+        # paper already waiting goes in first, so a later file merges with it as it would alone.
+        waiting: dict[str, Paper] = {}
+
+        def write() -> None:
+            if waiting:
+                report.add(self.store.upsert_papers(waiting.values()))
+                ids.extend(waiting)
+                waiting.clear()
+
+        try:
+            for path in paths:
+                papers, skipped = read_daily_papers_file(path)
+                report.skipped += skipped
+                if len(waiting) + len(papers) > INGEST_FILES_BATCH or any(
+                    p.id in waiting for p in papers
+                ):
+                    write()
+                waiting.update((p.id, p) for p in papers)
+        finally:
+            write()
+            self.searcher.invalidate()
+            self.embed(ids)
         return report
 
     def embed(self, arxiv_ids: Collection[str] | None = None) -> None:

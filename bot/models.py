@@ -47,12 +47,12 @@ _ABBREVIATIONS = frozenset(
         "ca.",
     }
 )
-_WS = re.compile(r"\s+")
 
 
 def clean_text(text: str | None) -> str:
     """Fold hard line breaks and runs of white space into single spaces."""
-    return _WS.sub(" ", text or "").strip()
+    # str.split() splits at the same characters as \s (str.isspace), several times faster.
+    return " ".join(text.split()) if text else ""
 
 
 def first_sentence(text: str, limit: int = 300) -> str:

@@ -12,7 +12,19 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, Text, bindparam, case, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Text,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import (
@@ -64,6 +76,11 @@ class ChannelDefaults:
     time: str = "09:00"
     timezone: str = "UTC"
 
+
+# SQLite's full-text indexes (migration 0002) and the columns they index. Rows a load inserts are
+# added to them in bulk by `Store.upsert_papers` (migration 0005); triggers handle the rest.
+_SQLITE_SEARCH_INDEXES = ("papers_fts", "papers_words")
+_SEARCH_COLUMNS = "title, keywords_text, ai_summary, summary, authors_text"
 
 # The values a known paper's row is merged with (see Store._paper_merge).
 _MERGED_COLUMNS = (
@@ -192,6 +209,10 @@ class Store:
             return stats
         items = list(rows.values())
         with self.session() as s:
+            # SQLite gives new rows keys above every existing one, and this transaction's
+            # snapshot is the one it writes on (a write after another's commit fails instead).
+            sqlite = self.dialect == "sqlite"
+            last_pk = (s.scalar(select(func.max(PaperRow.pk))) or 0) if sqlite else 0
             for start in range(0, len(items), _UPSERT_BATCH):
                 batch = items[start : start + _UPSERT_BATCH]
                 ids = [r["arxiv_id"] for r in batch]
@@ -214,6 +235,15 @@ class Store:
                     )
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
+            if sqlite and stats.inserted:
+                for index in _SQLITE_SEARCH_INDEXES:
+                    s.execute(
+                        text(
+                            f"INSERT INTO {index}(rowid, {_SEARCH_COLUMNS})"
+                            f" SELECT pk, {_SEARCH_COLUMNS} FROM papers WHERE pk > :last_pk"
+                        ),
+                        {"last_pk": last_pk},
+                    )
         return stats
 
     @staticmethod

@@ -244,6 +244,30 @@ def test_wrong_types_are_coerced_or_dropped() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://github.com/example/repo", True),
+        ("  HTTP://Example.org/page  ", True),
+        ("http://10.0.0.1:8080", True),
+        ("http://", False),
+        ("https:///no-host", False),
+        ("ftp://example.org/file", False),
+        ("javascript:alert(1)", False),
+        ("https://example.org/a b", False),
+        ("https://example.org/a\nb", False),
+        ("\x00https://example.org", False),
+        ("example.org", False),
+        # Not a valid IPv6 literal: dropped (the standard library's parser raises on it).
+        ("http://[::1", False),
+        ("https://example.org?q=1#top", True),
+    ],
+)
+def test_only_web_links_are_kept(url: str, kept: bool) -> None:
+    item = {"paper": {"id": "2611.00005", "title": "Links", "githubRepo": url}}
+    assert parse_item(item).github_repo == (url.strip() if kept else None)
+
+
+@pytest.mark.parametrize(
     ("upvotes", "expected"),
     [(None, 0), ("12", 12), (12.0, 12), (-3, 0), (True, 0), ("1e3", 0), ("", 0), ([], 0)],
 )

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import App, IngestError
+from bot.config import Settings
 from bot.db import DatabaseURLError, PaperRow, normalize_url, redact_url
-from bot.models import Target
+from bot.models import Paper, Target
+from bot.search import Searcher
 from bot.store import Store
-from tests.factories import corpus, paper
+from tests.factories import api_item, corpus, paper
 
 SLACK = Target.parse("slack:T1/C1")
 
@@ -167,3 +172,69 @@ def test_list_channels(store: Store) -> None:
     assert [str(c.target) for c in store.list_channels()] == ["discord:1/2", "slack:T1/C1"]
     assert [str(c.target) for c in store.list_channels(include_paused=False)] == ["discord:1/2"]
     assert store.list_channels()[0].topics == ["MoE"]
+
+
+def _save(path: Path, papers: list[Paper], *, newer: bool = True) -> Path:
+    path.write_text(json.dumps([api_item(p, newer=newer) for p in papers]), encoding="utf-8")
+    return path
+
+
+def test_files_loaded_together_merge_as_if_loaded_one_by_one(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two papers a transaction, so the three files below cross a transaction boundary.
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 2)
+    rich = paper("2611.30001", "Holographic optics", ai_summary="Short.", ai_keywords=["optics"])
+    first = _save(tmp_path / "a.json", [rich, paper("2611.30002", "Origami robots")])
+    # An older payload of the same paper (no ai_* fields) and a new paper.
+    older = _save(
+        tmp_path / "b.json",
+        [replace(rich, upvotes=9), paper("2611.30003", "Zebrafish tracking")],
+        newer=False,
+    )
+    bad = tmp_path / "c.json"
+    bad.write_text("[{", encoding="utf-8")
+    later = _save(tmp_path / "d.json", [paper("2611.30004", "Never read")])
+    app = App(Settings(database_url=db_url))
+    try:
+        with pytest.raises(IngestError, match=r"c\.json: not valid JSON"):
+            app.ingest_files([first, older, bad, later])
+        # Everything before the bad file is loaded and searchable; nothing after it is read.
+        assert app.store.count_papers() == 3
+        got = app.store.get_paper("2611.30001")
+        assert got is not None and got.upvotes == 9
+        assert got.ai_summary == "Short." and got.ai_keywords == ["optics"]
+        assert [h.paper.id for h in app.searcher.search("zebrafish")] == ["2611.30003"]
+        assert [h.paper.id for h in app.searcher.search("holographic")] == ["2611.30001"]
+        report = app.ingest_files([first, older, later])
+        assert (report.inserted, report.updated, report.skipped) == (1, 4, 0)
+        assert [h.paper.id for h in app.searcher.search("never read")] == ["2611.30004"]
+        if app.store.dialect == "sqlite":
+            with app.store.engine.begin() as conn:
+                for index in ("papers_fts", "papers_words"):
+                    conn.exec_driver_sql(f"INSERT INTO {index}({index}) VALUES ('integrity-check')")
+    finally:
+        app.close()
+
+
+def test_new_papers_are_indexed_once_beside_known_ones(store: Store) -> None:
+    searcher = Searcher(store)
+    store.upsert_papers([paper("2611.40001", "Volumetric displays")])
+    # One call that updates a known paper's title and inserts new ones.
+    store.upsert_papers(
+        [
+            paper("2611.40001", "Volumetric screens"),
+            paper("2611.40002", "Acoustic levitation"),
+            paper("2611.40003", "Acoustic holograms"),
+        ]
+    )
+    assert {h.paper.id for h in searcher.search("acoustic")} == {"2611.40002", "2611.40003"}
+    assert [h.paper.id for h in searcher.search("volumetric screens")] == ["2611.40001"]
+    assert searcher.search("displays") == []
+    if store.dialect == "sqlite":
+        with store.engine.begin() as conn:
+            for index in ("papers_fts", "papers_words"):
+                conn.exec_driver_sql(f"INSERT INTO {index}({index}) VALUES ('integrity-check')")
+                # Each paper once in each index: no row was added twice.
+                rows = conn.exec_driver_sql(f"SELECT count(*) FROM {index}").scalar()
+                assert rows == 3

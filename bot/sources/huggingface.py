@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from tenacity import (
@@ -29,6 +29,7 @@ from tenacity import (
     wait_random,
 )
 
+from bot import jsonio
 from bot.models import Paper, clean_text
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ SORTS: Final = ("publishedAt", "trending")
 # would end up inside links we post, so it is refused rather than trusted.
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
+_SPACE = re.compile(r"\s")
+# http(s), then a host (no IPv6 literals: no paper links to one); the rest is left as it is.
+_WEB_URL = re.compile(r"https?://[^/?#\s\[\]]+(?:[/?#]|$)", re.IGNORECASE)
 
 
 class MalformedItem(ValueError):
@@ -72,11 +76,9 @@ def _url(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if not value or any(c.isspace() for c in value):
-        return None
-    # Only web links: these end up as clickable links in chat.
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    # Only web links with a host, and nothing that could end a link early: these end up as
+    # clickable links in chat.
+    if not _WEB_URL.match(value) or _SPACE.search(value):
         return None
     return value
 
@@ -501,7 +503,7 @@ class HuggingFaceClient:
         if not 200 <= status < 300:
             raise _Failure(_describe_refusal(response), status=status, retryable=False)
         try:
-            return response.json()
+            return jsonio.loads(response.content)
         except ValueError as exc:
             # A proxy or outage page served with 200: worth one more try, not a full round.
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
