@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -144,6 +146,20 @@ class PostedPaperRow(Base):
     posted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SearchVocabularyRow(Base):
+    """One row (id 1): how many times papers were written (``generation``), and the search
+    vocabulary as last read from the index, with the generation it was read at."""
+
+    __tablename__ = "search_vocabulary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    snapshot_generation: Mapped[int | None] = mapped_column(BigInteger)
+    documents: Mapped[int | None] = mapped_column(Integer)
+    words: Mapped[str | None] = mapped_column(Text)  # one per line
+    counts: Mapped[bytes | None] = mapped_column(LargeBinary)  # uint32 little-endian, in step
+
+
 class DeliveryRow(Base):
     """The delivery ledger: one row per channel and digest date, claimed before posting."""
 
@@ -201,10 +217,14 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+# How long a SQLite connection waits for another's write lock.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -31,20 +31,23 @@ import logging
 import math
 import re
 import sqlite3
+import sys
 import threading
 import unicodedata
+from array import array
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
-from sqlalchemy import Date, Float, Integer, bindparam, func, select, text
+from sqlalchemy import Date, Float, Integer, bindparam, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.db import PaperRow, UTCDateTime
+from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDateTime
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
 
@@ -643,6 +646,8 @@ class Searcher:
         self._vocabulary_key: int | None = None
         self._stale = False
         self._refresher: threading.Thread | None = None
+        # Read from the index, not saved yet: (generation, documents, words with counts).
+        self._unsaved: tuple[int, int, list[tuple[str, int]]] | None = None
 
     def invalidate(self) -> None:
         """Reload the vocabulary (typo fixes, word rarity) before long: call after an ingest
@@ -679,6 +684,20 @@ class Searcher:
         With semantic matching the score is `bot.semantic.Fusion`'s: the lexical score above
         and the cosine of query and paper embeddings, weighted; still in [0, 1], and a paper
         related to the query in neither way scores 0."""
+        try:
+            return self._search(query, limit, since, until, exclude, min_score)
+        finally:
+            self._save_vocabulary()  # outside the search's own transaction
+
+    def _search(
+        self,
+        query: str,
+        limit: int,
+        since: date | None,
+        until: date | None,
+        exclude: Collection[str],
+        min_score: float,
+    ) -> list[ScoredPaper]:
         if limit <= 0 or not normalize_query(query):
             return []
         with self.store.session() as session:
@@ -721,10 +740,10 @@ class Searcher:
     # -- vocabulary --
 
     def _current_vocabulary(self, session: Session) -> Vocabulary:
-        """The vocabulary, reloaded when papers were added or `invalidate` was called: before
-        answering while the index is small, else in the background (reading a large index's
-        vocabulary takes seconds) while the current one keeps serving."""
-        key = session.scalar(select(func.max(PaperRow.pk))) or 0
+        """The vocabulary, reloaded when papers were written (by any process) or `invalidate`
+        was called: before answering while the index is small, else in the background
+        (reading a large index's vocabulary takes a while) while the current one serves."""
+        key = _generation(session)
         with self._lock:
             vocabulary = self._vocabulary
             if vocabulary is not None and self._vocabulary_key == key and not self._stale:
@@ -740,9 +759,19 @@ class Searcher:
 
     def _refresh(self, session: Session) -> Vocabulary:
         with self._lock:
-            self._stale = False  # an invalidate() from now on asks for another reload
-        key = session.scalar(select(func.max(PaperRow.pk))) or 0
-        vocabulary = self._load_vocabulary(session)
+            stale, self._stale = self._stale, False  # an invalidate() from now on: reload again
+        key = _generation(session)
+        # The copy another process saved, while no paper was written since; but not after an
+        # invalidate(), which says the index holds what that copy may not.
+        saved = None if stale else _saved_vocabulary(session, key)
+        if saved is not None:
+            vocabulary = Vocabulary(*saved)
+        else:
+            documents = session.scalar(select(func.count()).select_from(PaperRow)) or 0
+            words = list(self._index_words(session))
+            vocabulary = Vocabulary(words, documents)
+            with self._lock:
+                self._unsaved = (key, documents, words)
         with self._lock:
             self._vocabulary, self._vocabulary_key = vocabulary, key
         return vocabulary
@@ -751,20 +780,63 @@ class Searcher:
         try:
             with self.store.session() as session:
                 self._refresh(session)
+            self._save_vocabulary()
         except Exception:  # the current vocabulary keeps serving; the next search retries
             log.warning("could not reload the search vocabulary", exc_info=True)
             with self._lock:
                 self._stale = True
 
-    def _load_vocabulary(self, session: Session) -> Vocabulary:
-        documents = session.scalar(select(func.count()).select_from(PaperRow)) or 0
+    def _index_words(self, session: Session) -> Iterator[tuple[str, int]]:
+        """Every word in the index, with how many papers hold it."""
         if self.store.dialect == "postgresql":
             rows = session.execute(
                 text("SELECT word, ndoc FROM ts_stat('SELECT search_words FROM papers')")
             )
         else:
             rows = session.execute(text("SELECT term, doc FROM papers_words_vocab"))
-        return Vocabulary(((str(w), int(n)) for w, n in rows), documents)
+        return ((str(w), int(n)) for w, n in rows)
+
+    def _save_vocabulary(self) -> None:
+        """Save the vocabulary last read from the index, for processes that start later, unless
+        papers were written since. Never worth waiting for a lock: a busy database is left
+        alone, and the next process reads the index."""
+        with self._lock:
+            unsaved, self._unsaved = self._unsaved, None
+        if unsaved is None:
+            return
+        generation, documents, pairs = unsaved
+        words, counts = _pack_words(pairs)
+        sqlite = self.store.dialect == "sqlite"
+        try:
+            with self.store.engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        if sqlite:
+                            conn.exec_driver_sql("PRAGMA busy_timeout=50")
+                        else:
+                            conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
+                        conn.execute(
+                            update(SearchVocabularyRow)
+                            .where(
+                                SearchVocabularyRow.id == 1,
+                                SearchVocabularyRow.generation == generation,
+                            )
+                            .values(
+                                snapshot_generation=generation,
+                                documents=documents,
+                                words=words,
+                                counts=counts,
+                            )
+                        )
+                finally:
+                    if sqlite:  # the connection goes back to the pool as it came
+                        try:
+                            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                            conn.commit()
+                        except SQLAlchemyError:
+                            conn.invalidate()
+        except SQLAlchemyError as e:
+            log.debug("search vocabulary not saved (%s)", type(e).__name__)
 
     # -- candidates --
 
@@ -905,6 +977,43 @@ def _rank(candidates: list[_Candidate], query: Query, vocabulary: Vocabulary) ->
             + _ENGINE_SHARE * engine,
         )
     return sorted(candidates, key=_order)
+
+
+def _generation(session: Session) -> int:
+    """How many times papers were written: the vocabulary's version."""
+    return (
+        session.scalar(select(SearchVocabularyRow.generation).where(SearchVocabularyRow.id == 1))
+        or 0
+    )
+
+
+def _saved_vocabulary(
+    session: Session, generation: int
+) -> tuple[list[tuple[str, int]], int] | None:
+    """The saved vocabulary (words with counts, documents) when saved at ``generation``."""
+    row = session.execute(
+        select(
+            SearchVocabularyRow.words, SearchVocabularyRow.counts, SearchVocabularyRow.documents
+        ).where(SearchVocabularyRow.id == 1, SearchVocabularyRow.snapshot_generation == generation)
+    ).first()
+    if row is None or row.words is None or row.counts is None:
+        return None
+    counts = array("I")
+    counts.frombytes(row.counts)
+    if sys.byteorder == "big":
+        counts.byteswap()
+    words = row.words.split("\n") if row.words else []
+    if len(words) != len(counts):
+        return None
+    return list(zip(words, counts, strict=True)), row.documents or 0
+
+
+def _pack_words(pairs: Sequence[tuple[str, int]]) -> tuple[str, bytes]:
+    """Words with counts as one text (a word a line) and little-endian uint32s."""
+    counts = array("I", (min(n, 0xFFFFFFFF) for _, n in pairs))
+    if sys.byteorder == "big":
+        counts.byteswap()
+    return "\n".join(w for w, _ in pairs), counts.tobytes()
 
 
 def _order(c: _Candidate) -> tuple[Any, ...]:

@@ -31,6 +31,7 @@ from bot.db import (
     ChannelRow,
     PaperRow,
     PostedPaperRow,
+    SearchVocabularyRow,
     SubscriptionRow,
     make_engine,
     upgrade,
@@ -235,6 +236,12 @@ class Store:
                     )
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
+            # Searchers (here and in other processes) know by this that papers changed.
+            s.execute(
+                update(SearchVocabularyRow)
+                .where(SearchVocabularyRow.id == 1)
+                .values(generation=SearchVocabularyRow.generation + 1)
+            )
             if sqlite and stats.inserted:
                 for index in _SQLITE_SEARCH_INDEXES:
                     s.execute(

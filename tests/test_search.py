@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import text
 
+from bot.db import SQLITE_BUSY_TIMEOUT_MS, SearchVocabularyRow
 from bot.models import Paper
 from bot.search import Searcher, Vocabulary, _retrieval_phrases, analyze, normalize_query
 from bot.store import Store
@@ -372,6 +376,80 @@ def test_vocabulary_follows_new_papers_and_invalidate(store: Store) -> None:
     store.upsert_papers([paper("a", "Origami axolotls", "Folding machines.")])
     searcher.invalidate()  # a changed text needs telling
     assert ids(searcher, "axolotsl") == ["a"]
+
+
+def _saved(store: Store) -> tuple[int, int | None]:
+    with store.session() as s:
+        row = s.get(SearchVocabularyRow, 1)
+        assert row is not None
+        return row.generation, row.snapshot_generation
+
+
+def test_a_new_process_uses_the_vocabulary_an_earlier_one_saved(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.upsert_papers(
+        [
+            paper("a", "Zebrafish larvae tracking", "Fish."),
+            paper("b", "量子 annealing schedules", "Schrödinger bridges."),
+        ]
+    )
+    assert ids(Searcher(store), "zebrafsh") == ["a"]
+    generation, saved_at = _saved(store)
+    assert saved_at == generation > 0
+    later = Searcher(store)
+
+    def index_words(*_: object) -> NoReturn:
+        raise AssertionError("the index was read though a saved vocabulary was current")
+
+    monkeypatch.setattr(later, "_index_words", index_words)
+    # Typo fixes need the vocabulary: it came from the saved copy, non-ASCII words included.
+    assert ids(later, "zebrafsh") == ["a"]
+    assert ids(later, "schrodingr bridges") == ["b"]
+    assert ids(later, "量子") == ["b"]
+
+
+def test_a_saved_vocabulary_is_not_used_once_papers_change(store: Store) -> None:
+    store.upsert_papers([paper("a", "Origami robots", "Folding machines.")])
+    first = Searcher(store)
+    assert ids(first, "origami") == ["a"]
+    store.upsert_papers([paper("b", "Axolotl limb regeneration", "Salamanders.")])
+    generation, saved_at = _saved(store)
+    assert saved_at is not None and saved_at < generation
+    # A new process reads the index again, and so does the one already running.
+    assert ids(Searcher(store), "axolotll") == ["b"]
+    assert ids(first, "axolotll") == ["b"]
+    assert _saved(store)[1] == generation
+
+
+def test_a_vocabulary_read_before_a_write_is_not_saved_over_it(store: Store) -> None:
+    store.upsert_papers([paper("a", "Origami robots", "Folding machines.")])
+    searcher = Searcher(store)
+    with store.session() as session:
+        searcher._refresh(session)  # read at this generation...
+    store.upsert_papers([paper("b", "Axolotl limb regeneration", "Salamanders.")])
+    searcher._save_vocabulary()  # ...and saved after another write: refused
+    generation, saved_at = _saved(store)
+    assert saved_at is None and generation == 2
+    assert ids(Searcher(store), "axolotll") == ["b"]
+
+
+def test_a_busy_database_is_left_alone_and_keeps_its_lock_wait(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/papers.db")
+    store.upsert_papers([paper("a", "Zebrafish larvae tracking", "Fish.")])
+    writer = sqlite3.connect(tmp_path / "papers.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process is writing
+        assert ids(Searcher(store), "zebrafsh") == ["a"]  # answered; the copy is not saved
+        assert _saved(store)[1] is None
+        writer.execute("ROLLBACK")
+        with store.engine.connect() as conn:  # pooled connections wait as long as before
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+        assert ids(Searcher(store), "zebrafsh") == ["a"]
+        assert _saved(store)[1] == 1
+    finally:
+        writer.close()
+        store.close()
 
 
 def test_analyze_builds_concepts() -> None:
