@@ -2,8 +2,10 @@
 beside a bare slack-sdk ``AsyncWebClient`` posting the very same request bodies.
 
 Both run at the scheduler's concurrency (``MAX_CONCURRENT_DELIVERIES``) against the lean fake
-(`bench.fake_slack`, its own process). The adapter's time includes rendering each digest as Block
-Kit; the bare client's bodies are rendered beforehand. Rounds alternate which side goes first,
+(`bench.fake_slack`, its own process). The adapter is started, as ``papers-bot run`` starts it,
+so it posts on kept connections; the bare client is slack-sdk as it comes, a new session (and
+connection) per call. The adapter's time includes rendering each digest as Block Kit; the bare
+client's bodies are rendered beforehand. Rounds alternate which side goes first,
 and each side's median round counts. The harness's own data (thousands of prepared digests and
 bodies) is frozen out of the garbage collector's sight first: otherwise every full collection
 walks it, a tax on whichever side allocates more that the bot would not pay.
@@ -111,6 +113,7 @@ async def run(folder: Path, channels: int, rounds: int) -> dict[str, Any]:
     prepared = digests(channels)
     with FakeSlackProcess(TOKEN) as fake:
         core, adapter = _adapter(folder, fake.api_url)
+        await adapter.start()  # as papers-bot run does: checks the token, opens its connections
         try:
             bodies = [
                 [_with_nonce(b, f"bench-{i}") for b in adapter.render_digest(d)]
@@ -143,6 +146,7 @@ async def run(folder: Path, channels: int, rounds: int) -> dict[str, Any]:
                     fake_cpu[side].append((after["cpu"] - before["cpu"]) / seconds)
         finally:
             gc.unfreeze()
+            await adapter.stop()
             core.close()
     return {
         "channels": channels,

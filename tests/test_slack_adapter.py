@@ -377,6 +377,33 @@ def test_missing_secrets_name_the_variable(
         assert value not in message
 
 
+async def test_a_running_adapter_posts_on_kept_connections(tmp_path: Path) -> None:
+    with FakeSlack(keep_alive=True) as slack:
+        slack.add_workspace(TEAM, bot_token=BOT_TOKEN)
+        app = make_core(tmp_path, slack)
+        try:
+            adapter = adapter_for(app)
+            # Not started (a one-off send): slack-sdk's own session, a connection a call.
+            await adapter.send_digest(small_digest())
+            await adapter.send_digest(small_digest())
+            one_off = set(slack.peers)
+            assert len(one_off) == len(slack.peers) >= 2
+            await adapter.start()
+            started = len(slack.peers)
+            for _ in range(4):
+                await adapter.send_digest(small_digest())
+            posts = slack.peers[started:]
+            assert len(posts) >= 4 and len(set(posts)) == 1  # one connection carried them all
+            assert not set(posts) & one_off
+            await adapter.stop()
+            assert adapter.client.session is None
+            before = len(slack.calls("chat.postMessage"))
+            await adapter.send_digest(small_digest())  # still sends after stop, as a one-off
+            assert len(slack.calls("chat.postMessage")) > before
+        finally:
+            app.close()
+
+
 async def test_a_rejected_bot_token_stops_start_up(core: App, fake: FakeSlack) -> None:
     adapter = adapter_for(core, SLACK_BOT_TOKEN="xoxb-wrong-token")
     with pytest.raises(

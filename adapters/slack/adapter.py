@@ -87,6 +87,7 @@ class SlackAdapter(Adapter):
         self._listeners: Listeners | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._socket_task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -142,6 +143,13 @@ class SlackAdapter(Adapter):
         creds = self.credentials
         if creds.bot_token and not creds.oauth:
             await self._check_token(creds.bot_token)
+        # One connection pool for every Web API call while running: left to itself, slack-sdk
+        # opens a session (a TCP and, to Slack, a TLS handshake) per call. A one-off send
+        # (``papers-bot digest --send``) never starts, and keeps the SDK's own.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.client.timeout)
+        )
+        self.client.session = self._session
         if creds.mode != "socket":
             log.info("Slack: serving %s", EVENTS_PATH)
             return
@@ -154,6 +162,7 @@ class SlackAdapter(Adapter):
         except SlackApiError as e:
             code = error_code(e)
             if code in _REJECTED_TOKEN:
+                await self._close_session()
                 raise ConfigError(f"SLACK_APP_TOKEN was rejected by Slack ({code})") from None
             log.warning("Slack: apps.connections.open failed (%s); retrying", code)
         except _NETWORK_ERRORS as e:
@@ -200,6 +209,13 @@ class SlackAdapter(Adapter):
             self._socket_task = None
         if self._listeners is not None:
             await self._listeners.close()
+        await self._close_session()
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            self.client.session = None
+            await session.close()
 
     # -- sending ----------------------------------------------------------------------------
 

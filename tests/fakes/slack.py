@@ -229,9 +229,13 @@ class _Fault:
 class FakeSlack:
     """The fake server; a context manager that starts and stops it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        # HTTP/1.1 with persistent connections, as Slack serves; off: a connection a request.
+        self.keep_alive = keep_alive
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
+        # The client's (host, port) of every request: how many connections carried them.
+        self.peers: list[tuple[str, int]] = []
         self.workspaces: dict[str, Workspace] = {}
         self.app_tokens: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -264,6 +268,8 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 fake._handle(self)
 
@@ -414,6 +420,8 @@ class FakeSlack:
     # -- serving ----------------------------------------------------------------------------------
 
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.peers.append(req.client_address[:2])
         url = urlsplit(req.path)
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
