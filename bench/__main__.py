@@ -32,7 +32,15 @@ from urllib.parse import quote
 from sqlalchemy import create_engine
 
 from bench import fanout, process
-from bench.ingest import bare_insert, day_files, day_payloads, ingest_days, ingest_files, open_app
+from bench.ingest import (
+    bare_insert,
+    day_files,
+    day_payloads,
+    ingest_days,
+    ingest_files,
+    open_app,
+    text_analysis_rate,
+)
 from bench.report import Figure, load, percentile, table, write_json
 from bench.search import command_latencies, naive_latencies, warm_up
 from bench.synth import generate, other_topics, search_topics
@@ -163,6 +171,14 @@ class Suite:
             if biggest and "ingest" in self.only:
                 self._ingest_figures(backend, label, payloads, paths, first, again)
             self.extra.setdefault("ingest", {})[label] = {"first": first, "again": again}
+            if biggest and "ingest" in self.only and backend == "PostgreSQL":
+                rate = text_analysis_rate(app.store.engine)
+                self.add(
+                    Figure("ingest", f"the server computing the search vectors alone ({label})",
+                           rate, "papers/s", better="higher",
+                           note="one core; a ceiling for any first load that keeps this search"),
+                )  # fmt: skip
+                self.extra["ingest"][label]["text_analysis"] = rate
             if "search" not in self.only:
                 return
             vocabulary = warm_up(app)

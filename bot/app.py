@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -212,26 +213,50 @@ class App:
         # and a full-text index segment per day's file was a third of a bulk load's time. A
         # paper already waiting goes in first, so a later file merges with it as it would alone.
         waiting: dict[str, Paper] = {}
+        # On PostgreSQL one batch is written by a worker thread while the next files are read
+        # and parsed, so the server's share runs meanwhile on the other core; batches still go
+        # in one at a time and in order. SQLite works in this process and takes the interpreter
+        # lock back for every row: beside the parsing thread it only came out slower.
+        writing: tuple[Future[UpsertStats], list[str]] | None = None
+        overlap = self.store.dialect != "sqlite"
+
+        def settle() -> None:
+            nonlocal writing
+            if writing is not None:
+                (future, written), writing = writing, None
+                report.add(future.result())
+                ids.extend(written)
 
         def write() -> None:
+            nonlocal writing, waiting
+            settle()
             if waiting:
-                report.add(self.store.upsert_papers(waiting.values()))
-                ids.extend(waiting)
-                waiting.clear()
+                batch, waiting = waiting, {}
+                if writer is None:
+                    report.add(self.store.upsert_papers(batch.values()))
+                    ids.extend(batch)
+                else:
+                    future = writer.submit(self.store.upsert_papers, list(batch.values()))
+                    writing = (future, list(batch))
 
-        try:
-            for path in paths:
-                papers, skipped = read_daily_papers_file(path)
-                report.skipped += skipped
-                if len(waiting) + len(papers) > INGEST_FILES_BATCH or any(
-                    p.id in waiting for p in papers
-                ):
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") if overlap else None
+        with pool or contextlib.nullcontext() as writer:
+            try:
+                for path in paths:
+                    papers, skipped = read_daily_papers_file(path)
+                    report.skipped += skipped
+                    if len(waiting) + len(papers) > INGEST_FILES_BATCH or any(
+                        p.id in waiting for p in papers
+                    ):
+                        write()
+                    waiting.update((p.id, p) for p in papers)
+            finally:
+                try:
                     write()
-                waiting.update((p.id, p) for p in papers)
-        finally:
-            write()
-            self.searcher.invalidate()
-            self.embed(ids)
+                    settle()
+                finally:
+                    self.searcher.invalidate()
+                    self.embed(ids)
         return report
 
     def embed(self, arxiv_ids: Collection[str] | None = None) -> None:

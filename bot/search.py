@@ -29,7 +29,6 @@ import bisect
 import itertools
 import logging
 import math
-import re
 import sqlite3
 import sys
 import threading
@@ -50,6 +49,7 @@ from sqlalchemy.orm import Session
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDateTime
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
+from bot.words import MAX_WORD_LENGTH, WORD, fold, split_words
 
 if TYPE_CHECKING:
     from bot.semantic import Semantic
@@ -70,7 +70,6 @@ _MAX_CACHED_FORMS = 100_000
 MAX_QUERY_CHARS = 500
 MAX_CONCEPTS = 10
 MAX_ALTERNATIVES = 12
-MAX_WORD_LENGTH = 40
 
 # Shares of the normalised score (they sum to 1; see `Searcher.search`).
 _COVERAGE_SHARE = 0.6
@@ -84,9 +83,6 @@ _BM25_WEIGHTS = (10.0, 5.0, 3.0, 1.0, 1.0)
 # ts_rank_cd() weights for the tsvector labels {D, C, B, A}.
 _PG_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
 
-_WORD = re.compile(r"[^\W_]+")
-# ASCII bytes that are not letters or digits, as spaces: splitting then gives _WORD's words.
-_ASCII_SEPARATORS = bytes(b if chr(b).isalnum() and b < 128 else 32 for b in range(256))
 
 _STOPWORD_TEXT = """
     a about above after again against all also am among an and any are as at be because been
@@ -225,19 +221,13 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
 Phrase = tuple[str, ...]
 
 
-def _fold(word: str) -> str:
-    """A word as the indexes compare it: without diacritics."""
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def query_words(text: str) -> list[str]:
     """The words of ``text``, lower-cased: letters and digits only, everything else a separator.
 
     Bounded (the first `MAX_QUERY_CHARS` characters; over-long "words" are noise and dropped),
     so any input is cheap to analyse."""
     text = unicodedata.normalize("NFKC", text or "")[:MAX_QUERY_CHARS].casefold()
-    return [w for w in _WORD.findall(text) if len(w) <= MAX_WORD_LENGTH]
+    return [w for w in WORD.findall(text) if len(w) <= MAX_WORD_LENGTH]
 
 
 def normalize_query(text: str) -> str:
@@ -325,7 +315,7 @@ class Vocabulary:
         self._df: dict[str, int] = {}
         self._spelling: dict[str, str] = {}
         for word, df in counts:
-            key = word.lower() if word.isascii() else _fold(word.casefold())
+            key = word.lower() if word.isascii() else fold(word.casefold())
             if df > self._df.get(key, 0):
                 self._df[key] = df
                 self._spelling[key] = word
@@ -344,18 +334,18 @@ class Vocabulary:
 
     def count(self, word: str) -> int:
         """Documents holding exactly ``word``."""
-        return self._df.get(_fold(word), 0)
+        return self._df.get(fold(word), 0)
 
     def df(self, word: str) -> int:
         """Documents holding ``word``, or else its most used inflection (0 when unknown)."""
-        key = _fold(word)
+        key = fold(word)
         return self._df.get(key) or max((self._df.get(w, 0) for w in self.forms(key)), default=0)
 
     def forms(self, word: str) -> frozenset[str]:
         """``word`` and the words in the index with the same stem."""
         found = self._forms.get(word)
         if found is None:
-            key = _fold(word)
+            key = fold(word)
             stem = _stems([key])[key]
             # A stem is the start of its words but for a changed last letter ("happi").
             prefix = stem[:-1] if len(stem) > 3 else stem
@@ -374,7 +364,7 @@ class Vocabulary:
     def correct(self, word: str) -> str | None:
         """The known word nearest to an unknown ``word`` (edit distance with transpositions:
         at most 1 for 4–7 characters, 2 for longer), the most frequent on a tie; else None."""
-        key = _fold(word)
+        key = fold(word)
         if len(key) < 4 or key.isdigit() or self.df(key):
             return None
         limit = 1 if len(key) <= 7 else 2
@@ -608,12 +598,7 @@ class _Text:
     __slots__ = ("joined", "words")
 
     def __init__(self, *parts: str | None) -> None:
-        raw = " ".join(p for p in parts if p).casefold()
-        if raw.isascii():
-            # The same words as _WORD finds (letters and digits), a quarter of the time.
-            tokens = raw.encode().translate(_ASCII_SEPARATORS).decode().split()
-        else:
-            tokens = _WORD.findall(_fold(raw))
+        tokens = split_words(" ".join(p for p in parts if p).casefold())
         self.words = set(tokens)
         self.joined = " " + " ".join(tokens) + " "
 

@@ -9,11 +9,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Engine,
+    MetaData,
+    Table,
     Text,
     bindparam,
     case,
@@ -38,6 +41,7 @@ from bot.db import (
     utcnow,
 )
 from bot.models import Channel, Paper, Schedule, Target, clean_text
+from bot.words import distinct_words
 
 MAX_TOPIC_LENGTH = 200
 # Rows per INSERT statement; keeps PostgreSQL's 65535-parameter limit far away.
@@ -81,7 +85,9 @@ class ChannelDefaults:
 # SQLite's full-text indexes (migration 0002) and the columns they index. Rows a load inserts are
 # added to them in bulk by `Store.upsert_papers` (migration 0005); triggers handle the rest.
 _SQLITE_SEARCH_INDEXES = ("papers_fts", "papers_words")
-_SEARCH_COLUMNS = "title, keywords_text, ai_summary, summary, authors_text"
+_PAPERS = PaperRow.metadata.tables[PaperRow.__tablename__]
+_SEARCH_COLUMN_NAMES = ("title", "keywords_text", "ai_summary", "summary", "authors_text")
+_SEARCH_COLUMNS = ", ".join(_SEARCH_COLUMN_NAMES)
 
 # The values a known paper's row is merged with (see Store._paper_merge).
 _MERGED_COLUMNS = (
@@ -134,6 +140,27 @@ def paper_to_row(paper: Paper) -> dict[str, Any]:
         "withdrawn_at": paper.withdrawn_at,
         "raw": paper.raw,
     }
+
+
+def _tsvector_words(row: dict[str, Any]) -> str:
+    """The distinct words of a paper row's searchable texts as a PostgreSQL tsvector literal
+    (words are letters and digits only, so quoting each needs no escapes)."""
+    words = distinct_words(row[c] for c in _SEARCH_COLUMN_NAMES)
+    return "'" + "' '".join(words) + "'" if words else ""
+
+
+@lru_cache(maxsize=1)
+def _pg_papers() -> Table:
+    """``papers`` as PostgreSQL has it: with ``search_words``, which SQLite has not."""
+    from sqlalchemy.dialects.postgresql import TSVECTOR
+
+    table = _PAPERS
+    return Table(
+        table.name,
+        MetaData(),
+        *(c._copy() for c in table.columns),
+        Column("search_words", TSVECTOR),
+    )
 
 
 def row_to_paper(row: PaperRow) -> Paper:
@@ -222,6 +249,9 @@ class Store:
                 for r in batch:
                     r["first_seen_at"] = now
                 fresh = [r for r in batch if r["arxiv_id"] not in known]
+                if fresh and not sqlite:
+                    for r in fresh:
+                        r["search_words"] = _tsvector_words(r)
                 if fresh:
                     s.execute(self._paper_insert, fresh)
                 if known:
@@ -254,10 +284,10 @@ class Store:
         return stats
 
     @staticmethod
-    def _paper_merge(new: Callable[[str], Any]) -> tuple[dict[str, Any], Any]:
-        """What a known paper's row becomes given its new values (``new(column)``), and the
-        condition that this changes anything."""
-        col = PaperRow.__table__.c
+    def _paper_merge(table: Table, new: Callable[[str], Any]) -> tuple[dict[str, Any], Any]:
+        """What a known paper's row of ``table`` becomes given its new values
+        (``new(column)``), and the condition that this changes anything."""
+        col = table.c
         changes: dict[str, Any] = {c: new(c) for c in _COUNTS}
         for c in _FILL_IF_MISSING:
             changes[c] = func.coalesce(col[c], new(c))
@@ -292,9 +322,11 @@ class Store:
     @cached_property
     def _paper_insert(self) -> Any:
         """INSERT for papers not seen before; one another process inserted meanwhile is
-        merged as a known one."""
-        stmt = _dialect_insert(self.dialect)(PaperRow.__table__)
-        changes, changed = self._paper_merge(lambda c: stmt.excluded[c])
+        merged as a known one. On PostgreSQL it carries each paper's vocabulary words too
+        (migration 0007; a merge leaves them to the table's trigger)."""
+        table = _pg_papers() if self.dialect == "postgresql" else _PAPERS
+        stmt = _dialect_insert(self.dialect)(table)
+        changes, changed = self._paper_merge(table, lambda c: stmt.excluded[c])
         return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=changes, where=changed)
 
     @cached_property
@@ -302,9 +334,11 @@ class Store:
         """UPDATE for known papers, writing only those that change: a paper loaded again as it
         was costs no new row version and, on PostgreSQL, no recomputed search vectors (which
         an INSERT ... ON CONFLICT computes even when it then updates nothing)."""
-        table = PaperRow.metadata.tables[PaperRow.__tablename__]
+        table = _PAPERS
         col = table.c
-        changes, changed = self._paper_merge(lambda c: bindparam(f"new_{c}", type_=col[c].type))
+        changes, changed = self._paper_merge(
+            table, lambda c: bindparam(f"new_{c}", type_=col[c].type)
+        )
         where = (col.arxiv_id == bindparam("new_arxiv_id"), changed)
         return update(table).where(*where).values(changes)
 

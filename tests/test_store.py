@@ -238,3 +238,56 @@ def test_new_papers_are_indexed_once_beside_known_ones(store: Store) -> None:
                 # Each paper once in each index: no row was added twice.
                 rows = conn.exec_driver_sql(f"SELECT count(*) FROM {index}").scalar()
                 assert rows == 3
+
+
+def _search_words(store: Store, arxiv_id: str) -> set[str]:
+    with store.engine.connect() as conn:
+        words = conn.exec_driver_sql(
+            "SELECT tsvector_to_array(search_words) FROM papers WHERE arxiv_id = %s", (arxiv_id,)
+        ).scalar_one()
+    return set(words)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: Store) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.db import MIGRATIONS
+    from bot.words import distinct_words
+
+    title = "GPT-4 meets the Schrödinger café"
+    store.upsert_papers([paper("2401.00001", title, summary="See arxiv.org/abs for axolotls.")])
+    # Written by the store: the words of every searched text, as search splits them.
+    expected = distinct_words([title, "See arxiv.org/abs for axolotls.", "Ada Example Bo Sample"])
+    assert _search_words(store, "2401.00001") == expected
+    assert {"gpt", "4", "schrodinger", "arxiv", "org", "axolotls"} <= expected
+
+    # Another writer's row gets them from the trigger, without the punctuated tokens.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO papers (arxiv_id, title, summary, authors, authors_text, keywords_text,"
+            " upvotes, num_comments, ai_keywords, first_seen_at) VALUES ('2401.00002',"
+            " 'Vision-language tadpoles', 'Frogs.', '[]', '', '', 0, 0, '[]', now())"
+        )
+    assert _search_words(store, "2401.00002") == {"vision", "language", "tadpoles", "frogs"}
+
+    # A changed text changes the words; a change of counts alone leaves them.
+    store.upsert_papers([paper("2401.00001", title, summary="Newts, not salamanders.")])
+    changed = _search_words(store, "2401.00001")
+    assert {"newts", "salamanders"} <= changed and "axolotls" not in changed
+    store.upsert_papers([paper("2401.00001", title, summary="Newts, not salamanders.", upvotes=9)])
+    assert _search_words(store, "2401.00001") == changed
+    searcher = Searcher(store)
+    assert [p.paper.id for p in searcher.search("salamandres")] == ["2401.00001"]
+
+    # The migration goes back to the generated column and forth again.
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    for revision in ("0006", "head"):
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if revision == "0006" else command.upgrade)(cfg, revision)
+        assert "newts" in _search_words(store, "2401.00001")
+    store.upsert_papers([paper("2401.00003", "Origami robots")])
+    assert "origami" in _search_words(store, "2401.00003")

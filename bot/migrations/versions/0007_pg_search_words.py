@@ -1,0 +1,90 @@
+"""PostgreSQL: the vocabulary's words come with each new paper instead of from the server's parser.
+
+``search_words`` (migration 0002) was a stored generated column: PostgreSQL parsed every
+paper's whole text a second time, for the vocabulary alone, which cost about as much as all the
+rest of an insert but the English ``search_vector``. It becomes a plain column that
+`Store.upsert_papers` fills with the words it already has in hand (`bot.store.index_words`). A
+trigger keeps it right for every other writer: a row inserted without words, or whose texts
+change, gets them from ``to_tsvector('simple', ...)`` as before, less the tokens with punctuation
+in them (``gpt-4``, ``arxiv.org``), whose parts are words of their own, as the store's are.
+
+Where the server has LZ4, the large columns (the raw payload, the abstract, both tsvectors) are
+compressed with it from now on instead of pglz: several times faster to write, a little larger.
+Rows already stored keep theirs.
+
+SQLite is untouched: its ``papers_words`` index is fed in bulk already (migration 0005).
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+_COLUMNS = ("title", "keywords_text", "ai_summary", "summary", "authors_text")
+_COMPRESSED = ("raw", "summary", "search_vector", "search_words")
+
+
+def _words(row: str) -> str:
+    text = " || ' ' || ".join(f"coalesce({row}.{c}, '')" for c in _COLUMNS)
+    return (
+        "array_to_tsvector(ARRAY(SELECT lexeme FROM"
+        f" unnest(strip(to_tsvector('simple'::regconfig, {text})))"
+        " WHERE lexeme !~ '[[:punct:]]'))"
+    )
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("ALTER TABLE papers ALTER COLUMN search_words DROP EXPRESSION")
+    changed = " OR ".join(f"new.{c} IS DISTINCT FROM old.{c}" for c in _COLUMNS)
+    op.execute(
+        "CREATE FUNCTION papers_search_words() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n"
+        "  IF tg_op = 'INSERT' THEN\n"
+        "    IF new.search_words IS NULL THEN\n"
+        f"      new.search_words := {_words('new')};\n"
+        "    END IF;\n"
+        "  ELSIF new.search_words IS NOT DISTINCT FROM old.search_words\n"
+        f"      AND ({changed}) THEN\n"
+        f"    new.search_words := {_words('new')};\n"
+        "  END IF;\n"
+        "  RETURN new;\n"
+        "END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER papers_search_words BEFORE INSERT OR UPDATE ON papers"
+        " FOR EACH ROW EXECUTE FUNCTION papers_search_words()"
+    )
+    lz4 = op.get_bind().exec_driver_sql(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    if lz4.scalar():
+        op.execute(
+            "ALTER TABLE papers "
+            + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in _COMPRESSED)
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP TRIGGER IF EXISTS papers_search_words ON papers")
+    op.execute("DROP FUNCTION IF EXISTS papers_search_words()")
+    op.execute(
+        "ALTER TABLE papers "
+        + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION DEFAULT" for c in _COMPRESSED)
+    )
+    words = " || ' ' || ".join(f"coalesce({c}, '')" for c in _COLUMNS)
+    op.execute("ALTER TABLE papers DROP COLUMN search_words")
+    op.execute(
+        "ALTER TABLE papers ADD COLUMN search_words tsvector GENERATED ALWAYS AS"
+        f" (strip(to_tsvector('simple'::regconfig, {words}))) STORED"
+    )
