@@ -213,12 +213,10 @@ class App:
         # and a full-text index segment per day's file was a third of a bulk load's time. A
         # paper already waiting goes in first, so a later file merges with it as it would alone.
         waiting: dict[str, Paper] = {}
-        # On PostgreSQL one batch is written by a worker thread while the next files are read
-        # and parsed, so the server's share runs meanwhile on the other core; batches still go
-        # in one at a time and in order. SQLite works in this process and takes the interpreter
-        # lock back for every row: beside the parsing thread it only came out slower.
+        # Each batch is finished (the database's own work, and the commit) by a worker thread
+        # while the next files are read and parsed here, so that work runs on the other core.
+        # Batches still go in one at a time and in order.
         writing: tuple[Future[UpsertStats], list[str]] | None = None
-        overlap = self.store.dialect != "sqlite"
 
         def settle() -> None:
             nonlocal writing
@@ -232,15 +230,10 @@ class App:
             settle()
             if waiting:
                 batch, waiting = waiting, {}
-                if writer is None:
-                    report.add(self.store.upsert_papers(batch.values()))
-                    ids.extend(batch)
-                else:
-                    future = writer.submit(self.store.upsert_papers, list(batch.values()))
-                    writing = (future, list(batch))
+                finish = self.store.begin_upsert(batch.values())
+                writing = (writer.submit(finish), list(batch))
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") if overlap else None
-        with pool or contextlib.nullcontext() as writer:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as writer:
             try:
                 for path in paths:
                     papers, skipped = read_daily_papers_file(path)

@@ -5,7 +5,7 @@ Synchronous SQLAlchemy; async callers run it in a worker thread (``asyncio.to_th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -229,6 +229,34 @@ class Store:
         """Insert new papers; for known ones update the counts and fill fields that were missing.
 
         Loading the same papers again never duplicates and changes nothing but counts."""
+        return self.begin_upsert(papers)()
+
+    def begin_upsert(self, papers: Iterable[Paper]) -> Callable[[], UpsertStats]:
+        """`upsert_papers` in two steps, for a loader that does other work meanwhile: the part
+        that needs the interpreter is done here, and the function returned does the rest and
+        commits, in this thread or one other, while this one goes on (on PostgreSQL the rest is
+        the server's work; on SQLite, filling the full-text indexes and committing, which run
+        in SQLite's C code without the interpreter lock). Call it once: the transaction ends
+        with it (or, never called, is rolled back when it is garbage-collected)."""
+        steps = self._upsert(papers)
+        try:
+            next(steps)
+        except StopIteration as done:
+            stats: UpsertStats = done.value
+            return lambda: stats
+
+        def finish() -> UpsertStats:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: UpsertStats = done.value
+                return result
+            raise RuntimeError("an upsert pauses only once")
+
+        return finish
+
+    def _upsert(self, papers: Iterable[Paper]) -> Generator[None, None, UpsertStats]:
+        """The upsert, pausing (``yield``) once where `begin_upsert` hands it over."""
         rows: dict[str, dict[str, Any]] = {}
         for paper in papers:
             rows[paper.id] = paper_to_row(paper)  # the last copy of an id in one batch wins
@@ -236,10 +264,12 @@ class Store:
         if not rows:
             return stats
         items = list(rows.values())
+        sqlite = self.dialect == "sqlite"
+        if not sqlite:
+            yield  # the rest is mostly waiting for the server
         with self.session() as s:
             # SQLite gives new rows keys above every existing one, and this transaction's
             # snapshot is the one it writes on (a write after another's commit fails instead).
-            sqlite = self.dialect == "sqlite"
             last_pk = (s.scalar(select(func.max(PaperRow.pk))) or 0) if sqlite else 0
             for start in range(0, len(items), _UPSERT_BATCH):
                 batch = items[start : start + _UPSERT_BATCH]
@@ -266,6 +296,8 @@ class Store:
                     )
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
+            if sqlite:
+                yield  # the rest is SQLite's own work
             # Searchers (here and in other processes) know by this that papers changed.
             s.execute(
                 update(SearchVocabularyRow)

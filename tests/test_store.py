@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +16,7 @@ from bot.config import Settings
 from bot.db import DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
 from bot.search import Searcher
-from bot.store import Store
+from bot.store import Store, UpsertStats
 from tests.factories import api_item, corpus, paper
 
 SLACK = Target.parse("slack:T1/C1")
@@ -291,3 +294,63 @@ def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: St
         assert "newts" in _search_words(store, "2401.00001")
     store.upsert_papers([paper("2401.00003", "Origami robots")])
     assert "origami" in _search_words(store, "2401.00003")
+
+
+def test_a_begun_upsert_commits_when_finished_in_another_thread(db_url: str) -> None:
+    writer, reader = Store(db_url), Store(db_url, migrate=False)
+    try:
+        finish = writer.begin_upsert([paper("2611.50001", "Axolotl limb regeneration")])
+        assert reader.count_papers() == 0  # nothing committed yet
+        with ThreadPoolExecutor(1) as pool:
+            stats = pool.submit(finish).result()
+        assert (stats.inserted, stats.updated) == (1, 0)
+        assert reader.count_papers() == 1
+        assert [h.paper.id for h in Searcher(reader).search("axolotl")] == ["2611.50001"]
+        assert writer.begin_upsert([])().total == 0
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_a_begun_upsert_never_finished_is_rolled_back(store: Store) -> None:
+    finish = store.begin_upsert([paper("2611.50002", "Origami robots")])
+    del finish
+    gc.collect()
+    # The transaction is gone, and with it SQLite's write lock.
+    store.upsert_papers([paper("2611.50003", "Zebrafish tracking")])
+    assert store.get_paper("2611.50002") is None
+    assert store.count_papers() == 1
+
+
+def test_a_failed_write_stops_a_load_and_keeps_what_was_committed(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
+    files = [
+        _save(tmp_path / f"{i}.json", [paper(f"2611.6000{i}", title)])
+        for i, title in enumerate(["Holographic optics", "Origami robots", "Zebrafish tracking"])
+    ]
+    app = App(Settings(database_url=db_url))
+    try:
+        begin = app.store.begin_upsert
+
+        def failing_second(papers: Iterable[Paper]) -> Callable[[], UpsertStats]:
+            finish = begin(papers)
+            if any(p.id == "2611.60001" for p in papers):
+
+                def fail() -> UpsertStats:
+                    finish()
+                    raise OSError("disk full")
+
+                return fail
+            return finish
+
+        monkeypatch.setattr(app.store, "begin_upsert", failing_second)
+        with pytest.raises(OSError, match="disk full"):
+            app.ingest_files(files)
+        # The error of the second batch's worker reaches the caller; the third is never begun.
+        assert app.store.get_paper("2611.60000") is not None
+        assert app.store.get_paper("2611.60002") is None
+        assert [h.paper.id for h in app.searcher.search("holographic")] == ["2611.60000"]
+    finally:
+        app.close()
