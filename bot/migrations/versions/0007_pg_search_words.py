@@ -1,9 +1,9 @@
 """PostgreSQL: the vocabulary's words come with each new paper instead of from the server's parser.
 
 ``search_words`` (migration 0002) was a stored generated column: PostgreSQL parsed every
-paper's whole text a second time, for the vocabulary alone, which cost about as much as all the
-rest of an insert but the English ``search_vector``. It becomes a plain column that
-`Store.upsert_papers` fills with the words it already has in hand (`bot.store.index_words`). A
+paper's whole text a second time, for the vocabulary alone, a quarter of the server's work in a
+load. It becomes a plain column that `Store.upsert_papers` fills for each new paper with the
+words search would split its texts into (`bot.words.distinct_words`, a fraction of the cost). A
 trigger keeps it right for every other writer: a row inserted without words, or whose texts
 change, gets them from ``to_tsvector('simple', ...)`` as before, less the tokens with punctuation
 in them (``gpt-4``, ``arxiv.org``), whose parts are words of their own, as the store's are.
