@@ -41,12 +41,5 @@ def split_words(text: str) -> list[str]:
 
 def distinct_words(texts: Iterable[str | None]) -> set[str]:
     """The distinct searchable words of ``texts`` together."""
-    text = " ".join(t for t in texts if t).casefold()
-    words = set(text.encode().translate(_ASCII_SEPARATORS).decode().split())
-    if not text.isascii():
-        for piece in [w for w in words if not w.isascii()]:
-            words.discard(piece)
-            words.update(WORD.findall(fold(piece)))
-    if words and len(max(words, key=len)) > MAX_WORD_LENGTH:
-        words = {w for w in words if len(w) <= MAX_WORD_LENGTH}
-    return words
+    words = split_words(" ".join(t for t in texts if t).casefold())
+    return {w for w in words if len(w) <= MAX_WORD_LENGTH}

@@ -9,14 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import func, select
 
 from bot.app import App, IngestError
 from bot.config import Settings
-from bot.db import DatabaseURLError, PaperRow, normalize_url, redact_url
+from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
 from bot.search import Searcher
 from bot.store import Store, UpsertStats
+from bot.words import distinct_words
 from tests.factories import api_item, corpus, paper
 
 SLACK = Target.parse("slack:T1/C1")
@@ -253,12 +256,6 @@ def _search_words(store: Store, arxiv_id: str) -> set[str]:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: Store) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from bot.db import MIGRATIONS
-    from bot.words import distinct_words
-
     title = "GPT-4 meets the Schrödinger café"
     store.upsert_papers([paper("2401.00001", title, summary="See arxiv.org/abs for axolotls.")])
     # Written by the store: the words of every searched text, as search splits them.
