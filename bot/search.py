@@ -506,6 +506,26 @@ def _estimated_df(phrase: Phrase, vocabulary: Vocabulary) -> int:
 # -- engine query languages ---------------------------------------------------------------------
 
 
+def _fts_phrases(phrases: Sequence[Phrase], vocabulary: Vocabulary) -> list[Phrase]:
+    """``phrases`` as FTS5 is asked for them. bm25() weighs each phrase by first reading every
+    paper that holds it, whatever the LIMIT, so a common word costs the most to ask for; and a
+    word in more than half the papers is weighed at nearly nothing (its idf is clamped to a
+    millionth). Such words (when also in more than `COMMON_DF` papers: small collections keep
+    them) are left out while a rarer known phrase remains. The engine then ranks by the phrases
+    that tell papers apart, and re-ranking still credits the common words in every candidate;
+    only papers holding nothing but common words are no longer candidates."""
+    common = max(vocabulary.documents / 2, COMMON_DF)
+    rare = [p for p in phrases if len(p) > 1 or _stem_df(p[0], vocabulary) <= common]
+    if len(rare) < len(phrases) and any(_estimated_df(p, vocabulary) for p in rare):
+        return rare
+    return list(phrases)
+
+
+def _stem_df(word: str, vocabulary: Vocabulary) -> int:
+    """At most how many papers hold a word the index stems as it stems ``word``."""
+    return sum(vocabulary.count(w) for w in vocabulary.forms(word))
+
+
 def _fts_phrase(phrase: Phrase) -> str:
     # Words are letters and digits only, so quoting cannot be escaped; doubling is belt and braces.
     return '"' + " ".join(phrase).replace('"', '""') + '"'
@@ -694,6 +714,8 @@ class Searcher:
             # Do matches fill a good share of all papers (a walk finds the newest fast)?
             matches = sum(_estimated_df(p, vocabulary) for p in phrases)
             dense = matches * 4 > vocabulary.documents
+            if self.store.dialect == "sqlite":
+                phrases = _fts_phrases(phrases, vocabulary)
             candidates = self._candidates(session, phrases, dense, since, until, exclude)
             similar = None
             if self.semantic is not None:

@@ -13,7 +13,14 @@ from sqlalchemy import text
 
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, SearchVocabularyRow
 from bot.models import Paper
-from bot.search import Searcher, Vocabulary, _retrieval_phrases, analyze, normalize_query
+from bot.search import (
+    Searcher,
+    Vocabulary,
+    _fts_phrases,
+    _retrieval_phrases,
+    analyze,
+    normalize_query,
+)
 from bot.store import Store
 
 DAY = date(2024, 5, 6)
@@ -523,6 +530,25 @@ def test_common_words_do_not_pick_candidates() -> None:
         ("network",),
         ("axolotl", "network"),
     }
+
+
+def test_words_in_most_papers_are_not_asked_of_fts5_while_rarer_ones_remain() -> None:
+    # "model" and "models" stem alike: 60,000 + 45,000 papers may hold the stem, over half.
+    big = Vocabulary(
+        [("model", 60_000), ("models", 45_000), ("language", 30_000), ("zebrafish", 40)], 100_000
+    )
+    assert _fts_phrases([("model",), ("language",), ("zebrafish",)], big) == [
+        ("language",),
+        ("zebrafish",),
+    ]
+    # Phrases stay (they are what tells papers apart), and so does a query of common words only,
+    # or of common words beside words the vocabulary does not know yet.
+    assert _fts_phrases([("model",), ("language", "model")], big) == [("language", "model")]
+    assert _fts_phrases([("model",)], big) == [("model",)]
+    assert _fts_phrases([("model",), ("axolotl",)], big) == [("model",), ("axolotl",)]
+    # A small collection keeps every word: leaving one out would save nothing there.
+    small = Vocabulary([("model", 80), ("zebrafish", 2)], 100)
+    assert _fts_phrases([("model",), ("zebrafish",)], small) == [("model",), ("zebrafish",)]
 
 
 def test_window_bounds_undated_search_only(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
