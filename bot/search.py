@@ -513,7 +513,16 @@ def _fts_phrases(phrases: Sequence[Phrase], vocabulary: Vocabulary) -> list[Phra
     millionth). Such words (when also in more than `COMMON_DF` papers: small collections keep
     them) are left out while a rarer known phrase remains. The engine then ranks by the phrases
     that tell papers apart, and re-ranking still credits the common words in every candidate;
-    only papers holding nothing but common words are no longer candidates."""
+    only papers holding nothing but common words are no longer candidates.
+
+    A phrase of several words is asked once however many of its spellings stem alike ("state
+    space model" and "... models", which the lexicon spells out for PostgreSQL): FTS5 would
+    match and weigh each of them alike."""
+    stems = _stems({w for p in phrases if len(p) > 1 for w in p})
+    asked: dict[Phrase, Phrase] = {}
+    for p in phrases:
+        asked.setdefault(tuple(stems[w] for w in p) if len(p) > 1 else p, p)
+    phrases = list(asked.values())
     common = max(vocabulary.documents / 2, COMMON_DF)
     rare = [p for p in phrases if len(p) > 1 or _stem_df(p[0], vocabulary) <= common]
     if len(rare) < len(phrases) and any(_estimated_df(p, vocabulary) for p in rare):
