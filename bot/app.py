@@ -227,11 +227,14 @@ class App:
 
         def write() -> None:
             nonlocal writing, waiting
-            settle()
-            if waiting:
-                batch, waiting = waiting, {}
-                finish = self.store.begin_upsert(batch.values())
-                writing = (writer.submit(finish), list(batch))
+            if not waiting:
+                settle()
+                return
+            batch, waiting = waiting, {}
+            # The batch's values are converted while the previous batch is being written; its
+            # rows go in once that one has committed.
+            finish = self.store.begin_upsert(batch.values(), after=settle)
+            writing = (writer.submit(finish), list(batch))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as writer:
             try:

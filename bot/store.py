@@ -5,7 +5,7 @@ Synchronous SQLAlchemy; async callers run it in a worker thread (``asyncio.to_th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Dialect,
     Engine,
     MetaData,
     Table,
@@ -114,6 +115,71 @@ def _dialect_insert(dialect: str) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverStatement:
+    """A statement compiled once, run by the driver itself over rows whose values were already
+    converted to what the driver takes (`_SQLiteUpsert.process`)."""
+
+    sql: str
+    slots: tuple[tuple[str | None, Any], ...]  # per parameter: (its row key, None) or (None, value)
+
+    @classmethod
+    def compile(
+        cls,
+        statement: Any,
+        dialect: Dialect,
+        keys: dict[str, str],
+        columns: list[str] | None = None,
+    ) -> _DriverStatement:
+        """``statement`` for ``dialect`` (a positional paramstyle) writing ``columns``, its
+        parameters named as in ``keys`` filled from the row keys they map to; any other is a
+        constant of the statement."""
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        slots: list[tuple[str | None, Any]] = []
+        for name in compiled.positiontup or ():
+            if name in keys:
+                slots.append((keys[name], None))
+            else:
+                bind = compiled.binds[name]
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                value = bind.effective_value
+                slots.append((None, process(value) if process else value))
+        return cls(compiled.string, tuple(slots))
+
+    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[key] if key is not None else value for key, value in self.slots)
+
+
+@dataclass(frozen=True, slots=True)
+class _SQLiteUpsert:
+    """A load's INSERT and UPDATE of papers on SQLite, and the conversion SQLAlchemy would give
+    each value (JSON, dates and times), done apart: a loader converts a batch while SQLite is
+    still writing the previous one."""
+
+    insert: _DriverStatement
+    merge: _DriverStatement
+    processors: Mapping[str, Callable[[Any], Any]]
+
+    @classmethod
+    def build(cls, insert: Any, merge: Any, dialect: Dialect) -> _SQLiteUpsert:
+        columns = [c.name for c in _PAPERS.columns if c.name != "pk"]  # pk: SQLite assigns it
+        # What SQLAlchemy itself runs for each column on this dialect (the dialect's own types).
+        processors = {
+            c.name: process
+            for c in _PAPERS.columns
+            if (process := c.type.dialect_impl(dialect).bind_processor(dialect))
+        }
+        return cls(
+            _DriverStatement.compile(insert, dialect, {c: c for c in columns}, columns),
+            _DriverStatement.compile(merge, dialect, {f"new_{c}": c for c in _MERGED_COLUMNS}),
+            processors,
+        )
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        processors = self.processors
+        return {k: (p(v) if (p := processors.get(k)) else v) for k, v in row.items()}
 
 
 def paper_to_row(paper: Paper) -> dict[str, Any]:
@@ -231,14 +297,18 @@ class Store:
         Loading the same papers again never duplicates and changes nothing but counts."""
         return self.begin_upsert(papers)()
 
-    def begin_upsert(self, papers: Iterable[Paper]) -> Callable[[], UpsertStats]:
-        """`upsert_papers` in two steps, for a loader that does other work meanwhile: the part
-        that needs the interpreter is done here, and the function returned does the rest and
-        commits, in this thread or one other, while this one goes on (on PostgreSQL the rest is
-        the server's work; on SQLite, filling the full-text indexes and committing, which run
-        in SQLite's C code without the interpreter lock). Call it once: the transaction ends
-        with it (or, never called, is rolled back when it is garbage-collected)."""
-        steps = self._upsert(papers)
+    def begin_upsert(
+        self, papers: Iterable[Paper], *, after: Callable[[], object] | None = None
+    ) -> Callable[[], UpsertStats]:
+        """`upsert_papers` in steps, for a loader that does other work meanwhile. The papers'
+        values are converted for the database first; then ``after`` is called (a loader waits
+        there for its previous batch to be committed); then the part that needs the
+        interpreter is done here, and the function returned does the rest and commits, in this
+        thread or one other, while this one goes on (on PostgreSQL the rest is the server's
+        work; on SQLite, filling the full-text indexes and committing, which run in SQLite's C
+        code without the interpreter lock). Call it once: the transaction ends with it (or,
+        never called, is rolled back when it is garbage-collected)."""
+        steps = self._upsert(papers, after)
         try:
             next(steps)
         except StopIteration as done:
@@ -255,16 +325,26 @@ class Store:
 
         return finish
 
-    def _upsert(self, papers: Iterable[Paper]) -> Generator[None, None, UpsertStats]:
+    def _upsert(
+        self, papers: Iterable[Paper], after: Callable[[], object] | None
+    ) -> Generator[None, None, UpsertStats]:
         """The upsert, pausing (``yield``) once where `begin_upsert` hands it over."""
         rows: dict[str, dict[str, Any]] = {}
         for paper in papers:
             rows[paper.id] = paper_to_row(paper)  # the last copy of an id in one batch wins
-        stats = UpsertStats()
-        if not rows:
-            return stats
         items = list(rows.values())
+        now = utcnow()
+        for r in items:
+            r["first_seen_at"] = now
         sqlite = self.dialect == "sqlite"
+        if sqlite and items:
+            # SQLAlchemy's share of writing the rows, done ahead: the driver takes them as they are.
+            items = [self._sqlite_upsert.process(r) for r in items]
+        if after is not None:
+            after()
+        stats = UpsertStats()
+        if not items:
+            return stats
         if not sqlite:
             yield  # the rest is mostly waiting for the server
         with self.session() as s:
@@ -275,25 +355,25 @@ class Store:
                 batch = items[start : start + _UPSERT_BATCH]
                 ids = [r["arxiv_id"] for r in batch]
                 known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
-                now = utcnow()
-                for r in batch:
-                    r["first_seen_at"] = now
                 fresh = [r for r in batch if r["arxiv_id"] not in known]
-                if fresh and not sqlite:
+                merged = [r for r in batch if r["arxiv_id"] in known]
+                if sqlite:
+                    upsert, conn = self._sqlite_upsert, s.connection()
+                    for statement, chosen in ((upsert.insert, fresh), (upsert.merge, merged)):
+                        if chosen:
+                            conn.exec_driver_sql(
+                                statement.sql, [statement.parameters(r) for r in chosen]
+                            )
+                else:
                     for r in fresh:
                         r["search_words"] = _tsvector_words(r)
-                if fresh:
-                    s.execute(self._paper_insert, fresh)
-                if known:
-                    names = _MERGED_COLUMNS
-                    s.execute(
-                        self._paper_update,
-                        [
-                            {f"new_{k}": r[k] for k in names}
-                            for r in batch
-                            if r["arxiv_id"] in known
-                        ],
-                    )
+                    if fresh:
+                        s.execute(self._paper_insert, fresh)
+                    if merged:
+                        names = _MERGED_COLUMNS
+                        s.execute(
+                            self._paper_update, [{f"new_{k}": r[k] for k in names} for r in merged]
+                        )
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
             if sqlite:
@@ -373,6 +453,10 @@ class Store:
         )
         where = (col.arxiv_id == bindparam("new_arxiv_id"), changed)
         return update(table).where(*where).values(changes)
+
+    @cached_property
+    def _sqlite_upsert(self) -> _SQLiteUpsert:
+        return _SQLiteUpsert.build(self._paper_insert, self._paper_update, self.engine.dialect)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         with self.session() as s:

@@ -7,18 +7,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.app import App, IngestError
 from bot.config import Settings
 from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
 from bot.search import Searcher
-from bot.store import Store, UpsertStats
+from bot.store import _MERGED_COLUMNS, Store, UpsertStats, paper_to_row
 from bot.words import distinct_words
 from tests.factories import api_item, corpus, paper
 
@@ -49,6 +50,56 @@ def test_migrations_are_idempotent(db_url: str) -> None:
     st = Store(db_url)  # a second start applies nothing and breaks nothing
     assert st.count_papers() == 0
     st.close()
+
+
+def _stored(store: Store, arxiv_id: str) -> dict[str, object]:
+    """A paper's row as the driver returns it (JSON and times as stored), but its keys."""
+    with store.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT * FROM papers WHERE arxiv_id = %s"
+            % ("?" if store.dialect == "sqlite" else "%s"),
+            (arxiv_id,),
+        )
+        values = dict(row.mappings().one())
+    return {k: v for k, v in values.items() if k not in ("pk", "arxiv_id", "search_words")}
+
+
+def test_a_load_stores_papers_exactly_as_sqlalchemy_does(store: Store) -> None:
+    # SQLite loads hand the driver values converted beforehand (JSON, dates, times) through
+    # statements compiled once: rows inserted and merged that way must be what SQLAlchemy writes.
+    full = paper(
+        "2611.70001",
+        "Holographic optics",
+        upvotes=5,
+        num_comments=2,
+        ai_summary="Thin holograms focus light.",
+        ai_keywords=["optics", "holography"],
+        github_repo="https://github.com/example/holo",
+        github_stars=7,
+        project_page="https://example.org/holo",
+        organization="Example Lab",
+        thumbnail="https://example.org/holo.png",
+        submitted_by="ada",
+        withdrawn_at=datetime(2026, 11, 21, 8, 30, 15, 250, tzinfo=UTC),
+        raw={"paper": {"id": "2611.70001", "title": "Holographic optics"}, "numComments": 2},
+    )
+    bare = paper("2611.70002", "Origami robots", published_at=None, authors=[], raw=None)
+    store.upsert_papers([full, bare])
+    store.upsert_papers([replace(full, id="2611.70002", title="Origami robots")])  # a merge
+    with store.session() as s:
+        seen = s.scalar(select(PaperRow.first_seen_at).where(PaperRow.arxiv_id == "2611.70001"))
+    rows = [
+        dict(paper_to_row(replace(p, id=i)), first_seen_at=seen)
+        for p, i in ((full, "2611.70003"), (bare, "2611.70004"))
+    ]
+    table = PaperRow.__table__
+    with store.engine.begin() as conn:
+        conn.execute(insert(table), rows)
+        merged = dict(paper_to_row(replace(full, id="2611.70004", title="Origami robots")))
+        conn.execute(store._paper_update, [{f"new_{k}": merged[k] for k in _MERGED_COLUMNS}])
+    assert _stored(store, "2611.70001") == _stored(store, "2611.70003")
+    assert _stored(store, "2611.70002") == _stored(store, "2611.70004")
+    assert _stored(store, "2611.70002")["published_at"] is not None  # filled by the merge
 
 
 def test_ingest_twice_changes_nothing_but_counts(store: Store) -> None:
@@ -309,6 +360,29 @@ def test_a_begun_upsert_commits_when_finished_in_another_thread(db_url: str) -> 
         reader.close()
 
 
+def test_a_begun_upsert_waits_for_after_before_writing_and_stops_if_it_fails(
+    store: Store,
+) -> None:
+    calls: list[int] = []
+    finish = store.begin_upsert(
+        [paper("2611.50004", "Holographic optics")],
+        after=lambda: calls.append(store.count_papers()),
+    )
+    assert calls == [0]  # called once, before anything was written
+    assert finish().inserted == 1
+    store.begin_upsert([], after=lambda: calls.append(-1))()
+    assert calls == [0, -1]  # an empty batch still calls it
+
+    def previous_batch_failed() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        store.begin_upsert([paper("2611.50005", "Origami robots")], after=previous_batch_failed)
+    assert store.get_paper("2611.50005") is None
+    store.upsert_papers([paper("2611.50006", "Zebrafish tracking")])  # no lock left behind
+    assert store.count_papers() == 2
+
+
 def test_a_begun_upsert_never_finished_is_rolled_back(store: Store) -> None:
     finish = store.begin_upsert([paper("2611.50002", "Origami robots")])
     del finish
@@ -331,8 +405,8 @@ def test_a_failed_write_stops_a_load_and_keeps_what_was_committed(
     try:
         begin = app.store.begin_upsert
 
-        def failing_second(papers: Iterable[Paper]) -> Callable[[], UpsertStats]:
-            finish = begin(papers)
+        def failing_second(papers: Iterable[Paper], **kwargs: Any) -> Callable[[], UpsertStats]:
+            finish = begin(papers, **kwargs)
             if any(p.id == "2611.60001" for p in papers):
 
                 def fail() -> UpsertStats:
