@@ -7,7 +7,9 @@ plain URL forms (``sqlite:///papers.db``, ``postgresql://user@host/db``); we pic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -219,6 +221,11 @@ def redact_url(url: str) -> str:
 
 # How long a SQLite connection waits for another's write lock.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Write-ahead log pages after which a commit copies the log into the database file (SQLite's
+# default); a connection that leaves that to `Store.checkpoint` is set back to it when it
+# returns to the pool.
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
+DEFERRED_CHECKPOINTS = "papers_bot_deferred_checkpoints"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -228,6 +235,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_checkin(dbapi_conn: Any, record: Any) -> None:
+    if record is not None and record.info.pop(DEFERRED_CHECKPOINTS, False):
+        # A closed or broken connection has no setting left to restore.
+        with contextlib.suppress(sqlite3.Error):
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
 
 
 # The JSON columns (each paper's raw item is one) through orjson: the standard library's encoder
@@ -248,6 +262,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(full, echo=echo, **_JSON_CODEC, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _sqlite_checkin)
         return engine
     # A database that stops answering must not hold a worker thread for the OS's TCP timeout.
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}

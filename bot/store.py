@@ -5,6 +5,7 @@ Synchronous SQLAlchemy; async callers run it in a worker thread (``asyncio.to_th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,9 +30,11 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import (
+    DEFERRED_CHECKPOINTS,
     ChannelRow,
     PaperRow,
     PostedPaperRow,
@@ -43,6 +46,8 @@ from bot.db import (
 )
 from bot.models import Channel, Paper, Schedule, Target, clean_text
 from bot.words import distinct_words
+
+log = logging.getLogger(__name__)
 
 MAX_TOPIC_LENGTH = 200
 # Rows per INSERT statement; keeps PostgreSQL's 65535-parameter limit far away.
@@ -298,7 +303,11 @@ class Store:
         return self.begin_upsert(papers)()
 
     def begin_upsert(
-        self, papers: Iterable[Paper], *, after: Callable[[], object] | None = None
+        self,
+        papers: Iterable[Paper],
+        *,
+        after: Callable[[], object] | None = None,
+        checkpoint: bool = True,
     ) -> Callable[[], UpsertStats]:
         """`upsert_papers` in steps, for a loader that does other work meanwhile. The papers'
         values are converted for the database first; then ``after`` is called (a loader waits
@@ -307,8 +316,12 @@ class Store:
         thread or one other, while this one goes on (on PostgreSQL the rest is the server's
         work; on SQLite, filling the full-text indexes and committing, which run in SQLite's C
         code without the interpreter lock). Call it once: the transaction ends with it (or,
-        never called, is rolled back when it is garbage-collected)."""
-        steps = self._upsert(papers, after)
+        never called, is rolled back when it is garbage-collected).
+
+        ``checkpoint=False``: on SQLite the commit does not copy the write-ahead log into the
+        database file (and wait for the disk) when the log has grown; the loader has
+        `checkpoint` do that in another thread."""
+        steps = self._upsert(papers, after, checkpoint)
         try:
             next(steps)
         except StopIteration as done:
@@ -326,7 +339,7 @@ class Store:
         return finish
 
     def _upsert(
-        self, papers: Iterable[Paper], after: Callable[[], object] | None
+        self, papers: Iterable[Paper], after: Callable[[], object] | None, checkpoint: bool
     ) -> Generator[None, None, UpsertStats]:
         """The upsert, pausing (``yield``) once where `begin_upsert` hands it over."""
         rows: dict[str, dict[str, Any]] = {}
@@ -351,6 +364,10 @@ class Store:
             # SQLite gives new rows keys above every existing one, and this transaction's
             # snapshot is the one it writes on (a write after another's commit fails instead).
             last_pk = (s.scalar(select(func.max(PaperRow.pk))) or 0) if sqlite else 0
+            if sqlite and not checkpoint:
+                conn = s.connection()
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                conn.info[DEFERRED_CHECKPOINTS] = True  # set back when the pool takes it back
             for start in range(0, len(items), _UPSERT_BATCH):
                 batch = items[start : start + _UPSERT_BATCH]
                 ids = [r["arxiv_id"] for r in batch]
@@ -504,6 +521,20 @@ class Store:
             if on_or_before is not None:
                 q = q.where(PaperRow.featured_date <= on_or_before)
             return s.scalar(q)
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log's committed pages into the database file, as a
+        commit does once the log has grown, without waiting for or blocking any writer
+        (``PASSIVE``); for a loader whose commits leave it to this (``checkpoint=False``).
+        Nothing to do on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except SQLAlchemyError as e:
+            # Nothing is lost: the log keeps the pages, and the next commit copies them.
+            log.warning("could not copy SQLite's write-ahead log into the database: %s", e)
 
     def count_papers(self) -> int:
         with self.session() as s:

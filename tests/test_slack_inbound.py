@@ -343,8 +343,10 @@ async def test_app_uninstalled_pauses_that_workspaces_channels(bot: Bot) -> None
     body = event_body({"type": "app_uninstalled", "event_ts": "1700000000.000001"})
     status, _, _ = await bot.post(body, content_type="application/json")
     assert status == 200
-    await bot.fake.until(lambda: bool(store.pause_reason(TARGET)))
-    assert "uninstalled" in (store.pause_reason(Target.parse(f"slack:{TEAM}/C0002")) or "")
+    second = Target.parse(f"slack:{TEAM}/C0002")
+    # Channels are paused one after the other: wait for both.
+    await bot.fake.until(lambda: bool(store.pause_reason(TARGET) and store.pause_reason(second)))
+    assert "uninstalled" in (store.pause_reason(second) or "")
     other_channel = store.get_channel(other)
     assert other_channel is not None and not other_channel.schedule.paused
 

@@ -383,6 +383,35 @@ def test_a_begun_upsert_waits_for_after_before_writing_and_stops_if_it_fails(
     assert store.count_papers() == 2
 
 
+def test_a_load_can_leave_copying_the_log_to_checkpoint(tmp_path: Path) -> None:
+    # Past 1,000 pages of write-ahead log a commit copies the log into the database file; a
+    # loader may leave that to Store.checkpoint in another thread. Then the file grows only then,
+    # and the connection goes back to the pool copying as usual.
+    db = tmp_path / "papers.db"
+    store = Store(f"sqlite:///{db}")
+    try:
+
+        def big_batch(first: int) -> list[Paper]:
+            text_ = "Holograms focus light through thin films of varying index. " * 300
+            return [
+                paper(f"2611.{first + i:05d}", f"Optics {i}", summary=text_) for i in range(300)
+            ]
+
+        size = db.stat().st_size
+        store.begin_upsert(big_batch(0), checkpoint=False)()
+        assert db.stat().st_size == size  # all of it still in the log
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        store.checkpoint()
+        grown = db.stat().st_size
+        assert grown > size + 4_000_000
+        store.begin_upsert(big_batch(1000))()  # as usual: the commit copies the log
+        assert db.stat().st_size > grown + 4_000_000
+        assert store.count_papers() == 600
+    finally:
+        store.close()
+
+
 def test_a_begun_upsert_never_finished_is_rolled_back(store: Store) -> None:
     finish = store.begin_upsert([paper("2611.50002", "Origami robots")])
     del finish
