@@ -526,8 +526,9 @@ class Store:
         """SQLite: copy the write-ahead log's committed pages into the database file, as a
         commit does once the log has grown, without waiting for or blocking any writer
         (``PASSIVE``); for a loader whose commits leave it to this (``checkpoint=False``).
-        Nothing to do on PostgreSQL."""
-        if self.dialect != "sqlite":
+        Nothing to do on PostgreSQL, or for a database in memory (it has no log, and its one
+        connection is shared by every thread)."""
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
             return
         try:
             with self.engine.connect() as conn:

@@ -412,6 +412,23 @@ def test_a_load_can_leave_copying_the_log_to_checkpoint(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_load_of_many_batches_into_a_database_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One connection serves every thread there: nothing may run beside the writer on it.
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
+    files = [
+        _save(tmp_path / f"{i}.json", [paper(f"2611.8000{i}", f"Optics {i}")]) for i in range(9)
+    ]
+    app = App(Settings(database_url="sqlite://"))
+    try:
+        assert app.ingest_files(files).inserted == 9
+        assert app.store.count_papers() == 9
+        assert app.searcher.search("optics 4")[0].paper.id == "2611.80004"
+    finally:
+        app.close()
+
+
 def test_a_begun_upsert_never_finished_is_rolled_back(store: Store) -> None:
     finish = store.begin_upsert([paper("2611.50002", "Origami robots")])
     del finish
