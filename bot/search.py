@@ -527,7 +527,7 @@ def _fts_phrases(phrases: Sequence[Phrase], vocabulary: Vocabulary) -> list[Phra
     rare = [p for p in phrases if len(p) > 1 or _stem_df(p[0], vocabulary) <= common]
     if len(rare) < len(phrases) and any(_estimated_df(p, vocabulary) for p in rare):
         return rare
-    return list(phrases)
+    return phrases
 
 
 def _stem_df(word: str, vocabulary: Vocabulary) -> int:

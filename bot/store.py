@@ -364,8 +364,8 @@ class Store:
             # SQLite gives new rows keys above every existing one, and this transaction's
             # snapshot is the one it writes on (a write after another's commit fails instead).
             last_pk = (s.scalar(select(func.max(PaperRow.pk))) or 0) if sqlite else 0
+            conn = s.connection()
             if sqlite and not checkpoint:
-                conn = s.connection()
                 conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 conn.info[DEFERRED_CHECKPOINTS] = True  # set back when the pool takes it back
             for start in range(0, len(items), _UPSERT_BATCH):
@@ -375,7 +375,7 @@ class Store:
                 fresh = [r for r in batch if r["arxiv_id"] not in known]
                 merged = [r for r in batch if r["arxiv_id"] in known]
                 if sqlite:
-                    upsert, conn = self._sqlite_upsert, s.connection()
+                    upsert = self._sqlite_upsert
                     for statement, chosen in ((upsert.insert, fresh), (upsert.merge, merged)):
                         if chosen:
                             conn.exec_driver_sql(

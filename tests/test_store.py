@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from bot.app import App, IngestError
 from bot.config import Settings
@@ -55,11 +55,7 @@ def test_migrations_are_idempotent(db_url: str) -> None:
 def _stored(store: Store, arxiv_id: str) -> dict[str, object]:
     """A paper's row as the driver returns it (JSON and times as stored), but its keys."""
     with store.engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT * FROM papers WHERE arxiv_id = %s"
-            % ("?" if store.dialect == "sqlite" else "%s"),
-            (arxiv_id,),
-        )
+        row = conn.execute(text("SELECT * FROM papers WHERE arxiv_id = :id"), {"id": arxiv_id})
         values = dict(row.mappings().one())
     return {k: v for k, v in values.items() if k not in ("pk", "arxiv_id", "search_words")}
 
