@@ -26,6 +26,7 @@ candidates and each candidate's score becomes a fusion of its lexical score and 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import logging
 import math
@@ -45,6 +46,7 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import Date, Float, Integer, bindparam, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDateTime
 from bot.models import ScoredPaper
@@ -622,14 +624,21 @@ class _Matcher:
 
 
 class _Text:
-    """A field's words, as a set and as one spaced string for phrase lookups."""
+    """A field's words, as a set and, made on first use (phrases seldom need it), as one spaced
+    string for phrase lookups."""
 
-    __slots__ = ("joined", "words")
+    __slots__ = ("_joined", "_tokens", "words")
 
     def __init__(self, *parts: str | None) -> None:
-        tokens = split_words(" ".join(p for p in parts if p).casefold())
-        self.words = set(tokens)
-        self.joined = " " + " ".join(tokens) + " "
+        self._tokens = split_words(" ".join(p for p in parts if p).casefold())
+        self.words = set(self._tokens)
+        self._joined: str | None = None
+
+    @property
+    def joined(self) -> str:
+        if self._joined is None:
+            self._joined = " " + " ".join(self._tokens) + " "
+        return self._joined
 
 
 @dataclass(slots=True)
@@ -749,7 +758,7 @@ class Searcher:
             ranked = [c for c in ranked if c.score >= min_score][:limit]
             if not ranked:
                 return []
-            rows = session.scalars(select(PaperRow).where(PaperRow.pk.in_([c.pk for c in ranked])))
+            rows = session.execute(_PAPERS_BY_PK, {"pks": [c.pk for c in ranked]})
             by_pk = {row.pk: row_to_paper(row) for row in rows}
         return [ScoredPaper(by_pk[c.pk], c.score) for c in ranked if c.pk in by_pk]
 
@@ -937,13 +946,8 @@ class Searcher:
                     hits = f"SELECT * FROM ({hits}) ORDER BY engine DESC LIMIT :ranked"
                     params["ranked"] = 2 * CANDIDATES
             sql = _CANDIDATE_SQL.format(hits=hits, where=where)
-        statement = text(sql).columns(
-            pk=Integer, engine=Float, upvotes=Integer, featured_date=Date, published_at=UTCDateTime
-        )
-        if exclude:
-            statement = statement.bindparams(bindparam("exclude", expanding=True))
-        if pks is not None:
-            statement = statement.bindparams(bindparam("pks", expanding=True))
+        expanding = tuple(name for name in ("exclude", "pks") if name in params)
+        statement = _candidate_statement(sql, expanding)
         return [
             _Candidate(
                 pk=row.pk,
@@ -958,6 +962,23 @@ class Searcher:
             for row in session.execute(statement, params)
         ]
 
+
+@functools.lru_cache(maxsize=64)
+def _candidate_statement(sql: str, expanding: tuple[str, ...]) -> TextualSelect:
+    """``sql`` as a statement with its result types, made once (the SQL varies only with the
+    search's options and dialect): building one costs a parse of its text."""
+    statement = text(sql).columns(
+        pk=Integer, engine=Float, upvotes=Integer, featured_date=Date, published_at=UTCDateTime
+    )
+    return statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+
+
+# Built once: a statement's construction costs about as much as running these small queries.
+_GENERATION = select(SearchVocabularyRow.generation).where(SearchVocabularyRow.id == 1)
+# The papers as plain rows (no ORM objects: they are only read).
+_PAPERS_BY_PK = select(PaperRow.__table__).where(
+    PaperRow.__table__.c.pk.in_(bindparam("pks", expanding=True))
+)
 
 _CANDIDATE_SQL = (
     "SELECT p.pk, h.engine, p.upvotes, p.featured_date, p.published_at, p.title,"
@@ -997,10 +1018,7 @@ def _rank(candidates: list[_Candidate], query: Query, vocabulary: Vocabulary) ->
 
 def _generation(session: Session) -> int:
     """How many times papers were written: the vocabulary's version."""
-    return (
-        session.scalar(select(SearchVocabularyRow.generation).where(SearchVocabularyRow.id == 1))
-        or 0
-    )
+    return session.scalar(_GENERATION) or 0
 
 
 def _saved_vocabulary(

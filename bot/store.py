@@ -18,6 +18,7 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
+    Row,
     Table,
     Text,
     bindparam,
@@ -234,7 +235,8 @@ def _pg_papers() -> Table:
     )
 
 
-def row_to_paper(row: PaperRow) -> Paper:
+def row_to_paper(row: PaperRow | Row[Any]) -> Paper:
+    """A paper from its ORM object or a row of all the table's columns."""
     return Paper(
         id=row.arxiv_id,
         title=row.title,
