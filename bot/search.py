@@ -15,7 +15,7 @@ by rarity, matched by Porter stem), whether they cover it in the title, and the 
 Equal scores go to more upvotes, then recency.
 
 Cost stays bounded at any size: words too common to pick candidates by are left to the
-re-ranking (`COMMON_DF`), and without a date range the engine scores only the newest `WINDOW`
+re-ranking (`COMMON_DF`) unless the rarer phrases find too few papers, and without a date range the engine scores only the newest `WINDOW`
 matches. The vocabulary (for typos, rarity and inflections) is read from the index (``fts5vocab``
 / ``ts_stat``) and cached until papers are added or `Searcher.invalidate` is called.
 
@@ -547,12 +547,16 @@ def _ts_phrase(phrase: Phrase) -> str:
     return " <-> ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in phrase)
 
 
-def _retrieval_phrases(query: Query, vocabulary: Vocabulary) -> list[Phrase]:
-    """What the engine is asked for: every alternative and phrase bonus, less those so common
-    that scoring all their papers would be slow (they add little to bm25 anyway) when rarer
-    ones remain."""
+def _wanted_phrases(query: Query) -> list[Phrase]:
+    """Every alternative of every concept, and the phrase bonuses."""
     wanted = [p for c in query.concepts for p in c.alternatives] + list(query.phrases)
-    wanted = list(dict.fromkeys(wanted))
+    return list(dict.fromkeys(wanted))
+
+
+def _retrieval_phrases(wanted: Sequence[Phrase], vocabulary: Vocabulary) -> list[Phrase]:
+    """What the engine is asked for first: ``wanted`` (`_wanted_phrases`), less phrases so
+    common that scoring all their papers would be slow (they add little to bm25 anyway) when
+    rarer ones remain."""
     df = {p: _estimated_df(p, vocabulary) for p in wanted}
     # Words unknown to the vocabulary cost the engine nothing, and may be newer than it.
     selective = [p for p in wanted if df[p] <= COMMON_DF]
@@ -560,7 +564,15 @@ def _retrieval_phrases(query: Query, vocabulary: Vocabulary) -> list[Phrase]:
         return selective
     # Everything known is common: single words only, phrases of common words are slow to find.
     singles = [p for p in wanted if len(p) == 1 and df[p]]
-    return singles + [p for p in wanted if not df[p]] if singles else wanted
+    return singles + [p for p in wanted if not df[p]] if singles else list(wanted)
+
+
+def _more_phrases(wanted: Sequence[Phrase], asked: Sequence[Phrase]) -> list[Phrase]:
+    """What to ask the engine for when ``asked`` (`_retrieval_phrases`) found too few papers:
+    the single words of ``wanted`` left out, or when there are none the phrases left out.
+    Phrases of common words are slow to find, and re-ranking credits them anyway."""
+    left = [p for p in wanted if p not in asked]
+    return [p for p in left if len(p) == 1] or left
 
 
 # -- re-ranking ---------------------------------------------------------------------------------
@@ -728,13 +740,15 @@ class Searcher:
             parsed = analyze(query, vocabulary)
             if not parsed:
                 return []
-            phrases = _retrieval_phrases(parsed, vocabulary)
-            # Do matches fill a good share of all papers (a walk finds the newest fast)?
-            matches = sum(_estimated_df(p, vocabulary) for p in phrases)
-            dense = matches * 4 > vocabulary.documents
-            if self.store.dialect == "sqlite":
-                phrases = _fts_phrases(phrases, vocabulary)
-            candidates = self._candidates(session, phrases, dense, since, until, exclude)
+            wanted = _wanted_phrases(parsed)
+            phrases = _retrieval_phrases(wanted, vocabulary)
+            candidates = self._matching(session, phrases, vocabulary, since, until, exclude)
+            if len(candidates) < CANDIDATES and (more := _more_phrases(wanted, phrases)):
+                # The rarer phrases alone found few papers (paraphrases no paper uses, words
+                # never written together): the common words pick candidates too, or a query of
+                # common words could find nothing at all.
+                phrases = [*phrases, *more]
+                candidates = self._matching(session, phrases, vocabulary, since, until, exclude)
             similar = None
             if self.semantic is not None:
                 similar = self.semantic.similar(
@@ -864,6 +878,22 @@ class Searcher:
             log.debug("search vocabulary not saved (%s)", type(e).__name__)
 
     # -- candidates --
+
+    def _matching(
+        self,
+        session: Session,
+        phrases: Sequence[Phrase],
+        vocabulary: Vocabulary,
+        since: date | None,
+        until: date | None,
+        exclude: Collection[str],
+    ) -> list[_Candidate]:
+        """The engine's best candidates for any of ``phrases``."""
+        # Do matches fill a good share of all papers (a walk finds the newest fast)?
+        dense = sum(_estimated_df(p, vocabulary) for p in phrases) * 4 > vocabulary.documents
+        if self.store.dialect == "sqlite":
+            phrases = _fts_phrases(phrases, vocabulary)
+        return self._candidates(session, phrases, dense, since, until, exclude)
 
     def _candidates(
         self,

@@ -18,6 +18,7 @@ from bot.search import (
     Vocabulary,
     _fts_phrases,
     _retrieval_phrases,
+    _wanted_phrases,
     analyze,
     normalize_query,
 )
@@ -515,21 +516,41 @@ def test_vocabulary_forms_follow_the_porter_stemmer() -> None:
 
 def test_common_words_do_not_pick_candidates() -> None:
     vocab = Vocabulary([("neural", 9000), ("network", 8000), ("zebrafish", 3)], 10000)
-    rare = _retrieval_phrases(analyze("zebrafish neural network", vocab), vocab)
+    rare = _retrieval_phrases(_wanted_phrases(analyze("zebrafish neural network", vocab)), vocab)
     assert ("zebrafish",) in rare
     assert ("neural",) not in rare and ("network",) not in rare
     # All common: the single words, not the (slow) phrase.
-    assert _retrieval_phrases(analyze("neural network", vocab), vocab) == [
+    assert _retrieval_phrases(_wanted_phrases(analyze("neural network", vocab)), vocab) == [
         ("neural",),
         ("network",),
     ]
     # Unknown words cost nothing and may be newer than the vocabulary.
-    assert _retrieval_phrases(analyze("axolotl", vocab), vocab) == [("axolotl",)]
-    assert set(_retrieval_phrases(analyze("axolotl network", vocab), vocab)) == {
+    assert _retrieval_phrases(_wanted_phrases(analyze("axolotl", vocab)), vocab) == [("axolotl",)]
+    assert set(_retrieval_phrases(_wanted_phrases(analyze("axolotl network", vocab)), vocab)) == {
         ("axolotl",),
         ("network",),
         ("axolotl", "network"),
     }
+
+
+def test_common_words_pick_candidates_when_the_rarer_alternatives_find_few(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As at scale: "efficient" and "attention" are common, so the rarer paraphrases of
+    # "efficient" ("cheap", "fast", ...) are asked first; they find one paper, not about it.
+    monkeypatch.setattr("bot.search.COMMON_DF", 3)
+    attention = [f"att{i}" for i in range(6)]
+    store.upsert_papers(
+        [
+            paper(pid, f"Efficient attention kernels {pid}", "Efficient attention.")
+            for pid in attention
+        ]
+        + [paper(f"sort{i}", f"Efficient sorting {i}", "Efficient algorithms.") for i in range(4)]
+        + [paper("cheap", "A cheap trick", "Cheap tricks for image classifiers.")]
+        + [paper(f"graph{i}", f"Graph networks {i}", "Molecules as graphs.") for i in range(10)]
+    )
+    hits = ids(Searcher(store), "efficient attention")
+    assert len(hits) == 5 and set(hits) <= set(attention)
 
 
 def test_words_in_most_papers_are_not_asked_of_fts5_while_rarer_ones_remain() -> None:
