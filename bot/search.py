@@ -15,8 +15,8 @@ by rarity, matched by Porter stem), whether they cover it in the title, and the 
 Equal scores go to more upvotes, then recency.
 
 Cost stays bounded at any size: words too common to pick candidates by are left to the
-re-ranking (`COMMON_DF`) unless the rarer phrases find too few papers, and without a date range the engine scores only the newest `WINDOW`
-matches. The vocabulary (for typos, rarity and inflections) is read from the index (``fts5vocab``
+re-ranking (`COMMON_DF`) unless the rarer phrases find too few papers, and without a date range
+the engine scores only the newest `WINDOW` matches. The vocabulary (for typos, rarity and inflections) is read from the index (``fts5vocab``
 / ``ts_stat``) and cached until papers are added or `Searcher.invalidate` is called.
 
 With semantic matching on (`bot.semantic`), the papers nearest to the query's embedding join the
