@@ -16,8 +16,9 @@ Equal scores go to more upvotes, then recency.
 
 Cost stays bounded at any size: words too common to pick candidates by are left to the
 re-ranking (`COMMON_DF`) unless the rarer phrases find too few papers, and without a date range
-the engine scores only the newest `WINDOW` matches. The vocabulary (for typos, rarity and inflections) is read from the index (``fts5vocab``
-/ ``ts_stat``) and cached until papers are added or `Searcher.invalidate` is called.
+the engine scores only the newest `WINDOW` matches. The vocabulary (for typos, rarity and
+inflections) is read from the index (``fts5vocab`` / ``ts_stat``) and cached until papers are
+added or `Searcher.invalidate` is called.
 
 With semantic matching on (`bot.semantic`), the papers nearest to the query's embedding join the
 candidates and each candidate's score becomes a fusion of its lexical score and its cosine.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
 import itertools
 import logging
 import math
@@ -636,20 +638,33 @@ class _Matcher:
 
 
 class _Text:
-    """A field's words, as a set and, made on first use (phrases seldom need it), as one spaced
-    string for phrase lookups."""
+    """A field's words, as a set and as one spaced string for phrase lookups; each made on
+    first use (re-ranking may never read a text, and phrases seldom need the string)."""
 
-    __slots__ = ("_joined", "_tokens", "words")
+    __slots__ = ("_joined", "_parts", "_tokens", "_words")
 
     def __init__(self, *parts: str | None) -> None:
-        self._tokens = split_words(" ".join(p for p in parts if p).casefold())
-        self.words = set(self._tokens)
+        self._parts = parts
+        self._tokens: list[str] | None = None
+        self._words: set[str] | None = None
         self._joined: str | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        if self._tokens is None:
+            self._tokens = split_words(" ".join(p for p in self._parts if p).casefold())
+        return self._tokens
+
+    @property
+    def words(self) -> set[str]:
+        if self._words is None:
+            self._words = set(self.tokens)
+        return self._words
 
     @property
     def joined(self) -> str:
         if self._joined is None:
-            self._joined = " " + " ".join(self._tokens) + " "
+            self._joined = " " + " ".join(self.tokens) + " "
         return self._joined
 
 
@@ -760,7 +775,9 @@ class Searcher:
                     candidates += self._candidates(
                         session, (), False, since, until, exclude, pks=extra
                     )
-            ranked = _rank(candidates, parsed, vocabulary)
+            # Every candidate is scored when the vectors will score them all again.
+            keep = limit if similar is None else None
+            ranked = _rank(candidates, parsed, vocabulary, keep)
             if similar is not None and self.semantic is not None:
                 fusion = self.semantic.fusion
                 # Coverage counts only the words the index knows (see _rank): a query that is
@@ -1018,18 +1035,40 @@ _CANDIDATE_SQL = (
 )
 
 
-def _rank(candidates: list[_Candidate], query: Query, vocabulary: Vocabulary) -> list[_Candidate]:
+def _rank(
+    candidates: list[_Candidate], query: Query, vocabulary: Vocabulary, keep: int | None = None
+) -> list[_Candidate]:
+    """``candidates`` scored (see `Searcher.search`), best first. Given ``keep``, only the best
+    ``keep`` are sure to be there: a candidate whose score cannot reach theirs, even if its
+    abstract held every concept, is left out without reading its abstract (the longest text)."""
     matchers = [_Matcher(c, vocabulary) for c in query.concepts]
     weights = [c.weight for c in query.concepts]
     if not any(weights):  # nothing the vocabulary knows: count every concept alike
         weights = [1.0] * len(weights)
     total = sum(weights)
     best = max((c.engine for c in candidates), default=0.0)
-    for c in candidates:
+    titles = [[m.credit(c.title) for m in matchers] for c in candidates]
+    ceilings = [
+        min(
+            1.0,
+            _COVERAGE_SHARE
+            + _TITLE_SHARE * sum(w * t for w, t in zip(weights, ts, strict=True)) / total
+            + _ENGINE_SHARE * (c.engine / best if best > 0 else 0.0),
+        )
+        for c, ts in zip(candidates, titles, strict=True)
+    ]
+    order = sorted(range(len(candidates)), key=ceilings.__getitem__, reverse=True)
+    kept: list[float] = []  # a heap of the best `keep` scores so far
+    ranked = []
+    for i in order:
+        if keep and len(kept) >= keep and ceilings[i] < kept[0] - 1e-6:
+            break  # nor can any after it (a margin, as `_order` rounds scores)
+        c = candidates[i]
         coverage = title = 0.0
         authors: _Text | None = None
-        for concept, weight, matcher in zip(query.concepts, weights, matchers, strict=True):
-            in_title = matcher.credit(c.title)
+        for concept, weight, matcher, in_title in zip(
+            query.concepts, weights, matchers, titles[i], strict=True
+        ):
             found = max(in_title, matcher.credit(c.body)) if in_title < 1 else in_title
             if not found and c.authors and not concept.topical:
                 authors = authors or _Text(c.authors)
@@ -1043,7 +1082,13 @@ def _rank(candidates: list[_Candidate], query: Query, vocabulary: Vocabulary) ->
             + _TITLE_SHARE * title / total
             + _ENGINE_SHARE * engine,
         )
-    return sorted(candidates, key=_order)
+        ranked.append(c)
+        if keep:
+            if len(kept) < keep:
+                heapq.heappush(kept, c.score)
+            elif c.score > kept[0]:
+                heapq.heapreplace(kept, c.score)
+    return sorted(ranked, key=_order)
 
 
 def _generation(session: Session) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import sqlite3
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from bot.search import (
     Searcher,
     Vocabulary,
     _fts_phrases,
+    _rank,
     _retrieval_phrases,
     _wanted_phrases,
     analyze,
@@ -531,6 +533,50 @@ def test_common_words_do_not_pick_candidates() -> None:
         ("network",),
         ("axolotl", "network"),
     }
+
+
+def test_ranking_only_the_best_few_keeps_them_exactly(store: Store) -> None:
+    # _rank(keep=k) leaves out candidates that cannot reach the best k without reading their
+    # abstracts; the best k must be the same papers, scores and order as when all are scored.
+    rng = random.Random(11)
+    words = [
+        "sparse",
+        "expert",
+        "routing",
+        "diffusion",
+        "video",
+        "attention",
+        "kernel",
+        "graph",
+        "token",
+        "cache",
+    ]
+    store.upsert_papers(
+        [
+            paper(
+                f"p{i:02d}",
+                " ".join(rng.sample(words, rng.randint(1, 3))),
+                " ".join(rng.choices(words, k=rng.randint(0, 12))) + ".",
+                upvotes=rng.randint(0, 3),
+            )
+            for i in range(60)
+        ]
+    )
+    searcher = Searcher(store)
+    pruned = 0
+    for _ in range(40):
+        query = " ".join(rng.sample(words, rng.randint(1, 4)))
+        with store.session() as session:
+            vocabulary = searcher._current_vocabulary(session)
+            parsed = analyze(query, vocabulary)
+            phrases = _retrieval_phrases(_wanted_phrases(parsed), vocabulary)
+            found = searcher._matching(session, phrases, vocabulary, None, None, ())
+        every = [(c.pk, c.score) for c in _rank(copy.deepcopy(found), parsed, vocabulary)]
+        for keep in (1, 3, 5):
+            best = _rank(copy.deepcopy(found), parsed, vocabulary, keep)
+            assert [(c.pk, c.score) for c in best[:keep]] == every[:keep], (query, keep)
+            pruned += len(found) - len(best)
+    assert pruned > 0  # some abstracts were never read
 
 
 def test_common_words_pick_candidates_when_the_rarer_alternatives_find_few(
