@@ -171,6 +171,9 @@ ACRONYMS: dict[str, tuple[str, ...]] = {
     "snn": ("spiking neural network",),
     "pinn": ("physics informed neural network",),
     "uav": ("unmanned aerial vehicle", "drone"),
+    "ptq": ("post training quantization",),
+    "qat": ("quantization aware training",),
+    "fl": ("federated learning",),
 }
 
 # Everyday paraphrases of the field's vocabulary. Modest on purpose: each group is a set of

@@ -176,6 +176,19 @@ def test_acronym_finds_expansion(corpus: Searcher) -> None:
     assert "2401.00006" in ids(corpus, "segment anything")
 
 
+@pytest.mark.parametrize(
+    ("acronym", "title"),
+    [
+        ("PTQ", "Post-Training Quantization of Vision Transformers"),
+        ("QAT", "Quantization-Aware Training for 2-bit Speech Models"),
+        ("FL", "Federated Learning with Noisy Clients"),
+    ],
+)
+def test_acronym_written_out_in_every_paper(store: Store, acronym: str, title: str) -> None:
+    store.upsert_papers([paper("hit", title, "Results."), paper("other", "Graph kernels", "Ok.")])
+    assert ids(Searcher(store), acronym) == ["hit"]
+
+
 def test_expansion_finds_acronym(corpus: Searcher) -> None:
     found = ids(corpus, "mixture of experts")
     assert set(found[:2]) == {"2401.00001", "2401.00002"}
