@@ -530,9 +530,13 @@ def _authors(rng: _Random) -> list[dict[str, Any]]:
     return out
 
 
-def _item(rng: _Random, day: date, serial: int) -> dict[str, Any]:
+def _item(
+    rng: _Random, day: date, serial: int, about: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     t = rng.choice(TOPICS)
     other = rng.choice(TOPICS) if rng.random() < 0.3 else t
+    if about is not None:
+        about.append((t.name, other.name))
     name = _method_name(rng, t)
     title = _title(rng, t, other, name)
     summary = _abstract(rng, t, other, name)
@@ -590,9 +594,16 @@ def _item(rng: _Random, day: date, serial: int) -> dict[str, Any]:
     return item
 
 
-def generate(n: int, *, seed: int = 7, last_day: date = date(2026, 11, 20)) -> list[dict[str, Any]]:
+def generate(
+    n: int,
+    *,
+    seed: int = 7,
+    last_day: date = date(2026, 11, 20),
+    about: list[tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
     """``n`` Daily Papers items, `PAPERS_PER_DAY` a featured day, ending on ``last_day`` (the
-    oldest day first). The same ``n`` and ``seed`` give the same items."""
+    oldest day first). The same ``n`` and ``seed`` give the same items. Given ``about``, each
+    item's topic and second topic (the same one for most papers) are appended to it, by name."""
     rng = _Random(seed)
     days = -(-n // PAPERS_PER_DAY)
     first = last_day - timedelta(days=days - 1)
@@ -600,7 +611,7 @@ def generate(n: int, *, seed: int = 7, last_day: date = date(2026, 11, 20)) -> l
     serials: dict[str, int] = {}
     for i in range(n):
         day = first + timedelta(days=i // PAPERS_PER_DAY)
-        item = _item(rng, day, 0)
+        item = _item(rng, day, 0, about)
         month = item["paper"]["id"][:4]
         serials[month] = serials.get(month, 0) + 1
         item["paper"]["id"] = paper_id = f"{month}.{serials[month]:05d}"
@@ -649,25 +660,37 @@ def _typo(rng: _Random, text: str) -> str:
 def search_topics(n: int = 200, *, seed: int = 7) -> list[str]:
     """``n`` things people type after ``/papers``: topic names, acronyms, keywords, tasks,
     paraphrases, typos, requests with filler words, and topics combined."""
+    return [text for text, _ in topics_asked(n, seed=seed)]
+
+
+def topics_asked(n: int = 200, *, seed: int = 7) -> list[tuple[str, frozenset[str]]]:
+    """`search_topics` with the names of the topics each one asks about (two for a combination
+    such as "diffusion models for image editing"): what makes a paper relevant to it."""
     rng = _Random(seed)
-    forms: list[str] = []
+    forms: list[tuple[str, frozenset[str]]] = []
     for t in TOPICS:
-        forms.append(t.name)
+        about = frozenset((t.name,))
+        forms.append((t.name, about))
         if t.acronym:
-            forms.append(t.acronym)
-        forms.append(rng.choice(t.techniques))
-        forms.append(rng.choice(t.tasks))
-        forms.extend(t.asks)
-        forms.append(_typo(rng, t.name))
-        forms.append(f"recent papers on {rng.choice(t.things)}")
+            forms.append((t.acronym, about))
+        forms.append((rng.choice(t.techniques), about))
+        forms.append((rng.choice(t.tasks), about))
+        forms.extend((ask, about) for ask in t.asks)
+        forms.append((_typo(rng, t.name), about))
+        forms.append((f"recent papers on {rng.choice(t.things)}", about))
         other = rng.choice(TOPICS)
-        forms.append(f"{rng.choice(t.things)} for {rng.choice(other.tasks)}")
-        forms.append(f"{t.name} {rng.choice(t.datasets)}")
+        forms.append(
+            (f"{rng.choice(t.things)} for {rng.choice(other.tasks)}", about | {other.name})
+        )
+        forms.append((f"{t.name} {rng.choice(t.datasets)}", about))
     rng.shuffle(forms)
-    out = list(dict.fromkeys(forms))
+    first: dict[str, frozenset[str]] = {}
+    for text, about in forms:
+        first.setdefault(text, about)
+    out = list(first.items())
     while len(out) < n:  # more combinations when asked for many
         t = rng.choice(TOPICS)
-        out.append(f"{rng.choice(t.techniques)} {rng.choice(t.tasks)}")
+        out.append((f"{rng.choice(t.techniques)} {rng.choice(t.tasks)}", frozenset((t.name,))))
     return out[:n]
 
 
