@@ -327,14 +327,23 @@ class Vocabulary:
                 self._df[key] = df
                 self._spelling[key] = word
         self._sorted = sorted(self._df)
-        # Spelling candidates by length and first or last two letters: one edit cannot change
-        # both ends of a word of five letters or more, so a typo's neighbours share one of them.
-        self._near: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for key in self._sorted:
-            if len(key) >= 3 and not key.isdigit():
-                self._near[len(key), key[:2]].append(key)
-                self._near[-len(key), key[-2:]].append(key)
+        self._near_index: dict[tuple[int, str], list[str]] | None = None
         self._forms: dict[str, frozenset[str]] = {}
+
+    @property
+    def _near(self) -> dict[tuple[int, str], list[str]]:
+        """Spelling candidates by length and first or last two letters: one edit cannot change
+        both ends of a word of five letters or more, so a typo's neighbours share one of them.
+        Made at the first typo (half of building a vocabulary, which a command-line search of
+        correctly spelled words would pay for nothing); two threads at once make equal ones."""
+        if self._near_index is None:
+            near: dict[tuple[int, str], list[str]] = defaultdict(list)
+            for key in self._sorted:
+                if len(key) >= 3 and not key.isdigit():
+                    near[len(key), key[:2]].append(key)
+                    near[-len(key), key[-2:]].append(key)
+            self._near_index = near
+        return self._near_index
 
     def __len__(self) -> int:
         return len(self._df)
