@@ -938,14 +938,15 @@ class Searcher:
         """The engine's best `CANDIDATES` papers for any of ``phrases``, with their texts.
         ``dense``: a good share of all papers may match. Given ``pks`` (papers the vectors
         proposed), those papers instead, through the same filters, with no engine rank."""
-        filters = ["p.withdrawn_at IS NULL"]
+        dated = []
         params: dict[str, Any] = {"depth": CANDIDATES, "window": WINDOW}
         if since is not None:
-            filters.append("p.featured_date >= :since")
+            dated.append("p.featured_date >= :since")
             params["since"] = since
         if until is not None:
-            filters.append("p.featured_date <= :until")
+            dated.append("p.featured_date <= :until")
             params["until"] = until
+        filters = ["p.withdrawn_at IS NULL", *dated]
         if exclude:
             filters.append("p.arxiv_id NOT IN :exclude")
             params["exclude"] = list(exclude)
@@ -1004,6 +1005,14 @@ class Searcher:
                     # so withdrawn papers (rare) still leave CANDIDATES.
                     hits = f"SELECT * FROM ({hits}) ORDER BY engine DESC LIMIT :ranked"
                     params["ranked"] = 2 * CANDIDATES
+            else:
+                # A date range: the engine scores only the papers between the first and last
+                # one in it (papers are mostly added in featured order, so about the range's
+                # own), not every match in the index. A paper's score does not depend on which
+                # others are scored, so the answers are the same.
+                span = f"FROM papers p WHERE {' AND '.join(dated)}"
+                hits += f" AND rowid >= (SELECT min(p.pk) {span})"
+                hits += f" AND rowid <= (SELECT max(p.pk) {span})"
             sql = _CANDIDATE_SQL.format(hits=hits, where=where)
         expanding = tuple(name for name in ("exclude", "pks") if name in params)
         statement = _candidate_statement(sql, expanding)

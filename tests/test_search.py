@@ -341,6 +341,22 @@ def test_since_until_filter_featured_date(store: Store) -> None:
     assert ids(searcher, "protein folding", until=date(2024, 1, 1)) == ["p1"]
 
 
+def test_a_date_range_finds_papers_added_out_of_featured_order(store: Store) -> None:
+    # Searches over a date range score only the papers stored between the first and the last
+    # one in it; days loaded out of order (a backfill) must still all be found.
+    for d in (9, 3, 7, 1, 5, 2, 8):
+        store.upsert_papers(
+            [paper(f"p{d}", "Protein folding", "Folding.", featured_date=date(2024, 1, d))]
+        )
+    store.upsert_papers([paper("other", "Graph kernels", "Graphs.", featured_date=DAY)])
+    searcher = Searcher(store)
+    found = ids(searcher, "protein folding", since=date(2024, 1, 2), until=date(2024, 1, 7))
+    assert sorted(found) == ["p2", "p3", "p5", "p7"]
+    assert sorted(ids(searcher, "protein folding", since=date(2024, 1, 8))) == ["p8", "p9"]
+    assert sorted(ids(searcher, "protein folding", until=date(2024, 1, 2))) == ["p1", "p2"]
+    assert ids(searcher, "protein folding", since=date(2024, 2, 1), until=date(2024, 2, 9)) == []
+
+
 def test_exclude(corpus: Searcher) -> None:
     assert ids(corpus, "MoE", exclude={"2401.00002"}) == ["2401.00001"]
     assert ids(corpus, "MoE", exclude=["2401.00001", "2401.00002"]) == []
