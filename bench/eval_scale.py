@@ -97,13 +97,14 @@ def render(summary: Mapping[str, Any]) -> str:
         f"{'system':10}" + "".join(f"{c:>20}" for c in columns),
     ]
     for name, figures in summary["systems"].items():
-        cells = []
-        for c in columns:
-            value = figures[c]
-            cells.append(f"{'—' if value is None else value:>20}" if not isinstance(value, float)
-                         else f"{value:>20.3f}")  # fmt: skip
-        lines.append(f"{name:10}" + "".join(cells))
+        lines.append(f"{name:10}" + "".join(_cell(figures[c]) for c in columns))
     return "\n".join(lines)
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return f"{'—':>20}"
+    return f"{value:>20.3f}" if isinstance(value, float) else f"{value:>20}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
