@@ -66,6 +66,9 @@ CANDIDATES = 50
 WINDOW = 2000
 # Words in more papers than this are too common to pick candidates by (see _retrieval_phrases).
 COMMON_DF = 5000
+# Papers holding every part of a query, asked for when the best answers miss a part (see
+# `_joint_groups`).
+JOINT_CANDIDATES = 20
 # A stale vocabulary of at most this many papers is reloaded before answering; a larger one in
 # the background.
 SYNC_REFRESH_DOCS = 5000
@@ -561,6 +564,33 @@ def _ts_phrase(phrase: Phrase) -> str:
     return " <-> ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in phrase)
 
 
+def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | None:
+    """What a paper holding every part of ``query`` matches: one group of phrases per concept,
+    any of which satisfies it, for the engine to AND; None when there are not two parts.
+
+    Only the first candidates are asked for by any concept's phrases, and of those only the
+    newest `WINDOW` matches are scored, without the words in more than `COMMON_DF` papers: a
+    query of two topics ("VLMs for navigation") gets papers about either one. This asks for the
+    papers holding both. Phrases of common words (slow to find) are left out of a group, and a
+    concept whose own phrase is one of them is left to re-ranking, as are concepts that most
+    papers may hold and concepts implied by another's group (each word of "latent
+    diffusion models" is satisfied by the phrase)."""
+    common = max(vocabulary.documents / 2, COMMON_DF)
+    groups: list[list[Phrase]] = []
+    for concept in query.concepts:
+        df = {p: _estimated_df(p, vocabulary) for p in concept.alternatives}
+        group = [p for p, n in df.items() if n and (len(p) == 1 or n <= COMMON_DF)]
+        # As the engine counts them: a word's inflections too ("model" finds "models").
+        matching = sum(_stem_df(p[0], vocabulary) if len(p) == 1 else df[p] for p in group)
+        if concept.alternatives[0] in group and matching <= common:
+            groups.append(group)
+    stems = _stems({w for g in groups for p in g for w in p})
+    keys = [frozenset(tuple(stems[w] for w in p) for p in g) for g in groups]
+    # Phrases that stem alike match alike: a group with all of another's phrases is implied.
+    kept = {key: g for g, key in zip(groups, keys, strict=True) if not any(o < key for o in keys)}
+    return list(kept.values()) if len(kept) >= 2 else None
+
+
 def _wanted_phrases(query: Query) -> list[Phrase]:
     """Every alternative of every concept, and the phrase bonuses."""
     wanted = [p for c in query.concepts for p in c.alternatives] + list(query.phrases)
@@ -691,6 +721,7 @@ class _Candidate:
     body: _Text  # AI summary and abstract
     authors: str
     score: float = 0.0
+    coverage: float = 0.0  # the weighted share of the query's concepts found, in [0, 1]
 
 
 # -- the searcher ---------------------------------------------------------------------------------
@@ -790,6 +821,18 @@ class Searcher:
             # Every candidate is scored when the vectors will score them all again.
             keep = limit if similar is None else None
             ranked = _rank(candidates, parsed, vocabulary, keep)
+            complete = sum(c.coverage > 1 - 1e-6 for c in ranked[:limit])
+            if complete < limit and (groups := _joint_groups(parsed, vocabulary)):
+                # The best answers miss part of the query: ask for papers holding all of it.
+                seen = {c.pk for c in candidates}
+                pks = self._holding_all(session, groups, since, until)
+                if extra := [pk for pk in pks if pk not in seen]:
+                    whole = self._candidates(session, (), False, since, until, exclude, pks=extra)
+                    # Only those that can beat the answers so far are scored in full.
+                    floor = ranked[limit - 1].score if keep and len(ranked) >= limit else 0.0
+                    ranked = sorted(
+                        ranked + _rank(whole, parsed, vocabulary, keep, above=floor), key=_order
+                    )
             if similar is not None and self.semantic is not None:
                 fusion = self.semantic.fusion
                 # Coverage counts only the words the index knows (see _rank): a query that is
@@ -924,6 +967,37 @@ class Searcher:
             phrases = _fts_phrases(phrases, vocabulary)
         return self._candidates(session, phrases, dense, since, until, exclude)
 
+    def _holding_all(
+        self,
+        session: Session,
+        groups: Sequence[Sequence[Phrase]],
+        since: date | None,
+        until: date | None,
+    ) -> list[int]:
+        """The newest `JOINT_CANDIDATES` papers matching a phrase of every group (unscored: the
+        engine's weighing of common words is what costs), in or about the date range."""
+        params: dict[str, Any] = {"n": JOINT_CANDIDATES, "since": since, "until": until}
+        dated = [f"p.featured_date {op} :{name}" for op, name in ((">=", "since"), ("<=", "until"))]
+        dated = [d for d, v in zip(dated, (since, until), strict=True) if v is not None]
+        if self.store.dialect == "postgresql":
+            params["q"] = " & ".join(
+                "(" + " | ".join(f"({_ts_phrase(p)})" for p in g) + ")" for g in groups
+            )
+            where = "".join(f" AND {f}" for f in dated)
+            sql = (
+                "SELECT p.pk FROM papers p WHERE p.search_vector @@ to_tsquery('english', :q)"
+                f"{where} ORDER BY p.pk DESC LIMIT :n"
+            )
+        else:
+            params["q"] = " AND ".join(
+                "(" + " OR ".join(_fts_phrase(p) for p in g) + ")" for g in groups
+            )
+            sql = (
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
+                f"{_stored_between(dated)} ORDER BY rowid DESC LIMIT :n"
+            )
+        return list(session.scalars(_statement(sql), params))
+
     def _candidates(
         self,
         session: Session,
@@ -1010,9 +1084,7 @@ class Searcher:
                 # one in it (papers are mostly added in featured order, so about the range's
                 # own), not every match in the index. A paper's score does not depend on which
                 # others are scored, so the answers are the same.
-                span = f"FROM papers p WHERE {' AND '.join(dated)}"
-                hits += f" AND rowid >= (SELECT min(p.pk) {span})"
-                hits += f" AND rowid <= (SELECT max(p.pk) {span})"
+                hits += _stored_between(dated)
             sql = _CANDIDATE_SQL.format(hits=hits, where=where)
         expanding = tuple(name for name in ("exclude", "pks") if name in params)
         statement = _candidate_statement(sql, expanding)
@@ -1029,6 +1101,19 @@ class Searcher:
             )
             for row in session.execute(statement, params)
         ]
+
+
+def _stored_between(dated: Sequence[str]) -> str:
+    """For an FTS5 query: AND its rowid between the first and the last paper stored that is in
+    the date range (``dated``: conditions on ``p.featured_date``); nothing without a range."""
+    if not dated:
+        return ""
+    span = f"FROM papers p WHERE {' AND '.join(dated)}"
+    return f" AND rowid >= (SELECT min(p.pk) {span}) AND rowid <= (SELECT max(p.pk) {span})"
+
+
+# A statement from SQL text, made once per text: building one costs a parse of its text.
+_statement = functools.lru_cache(maxsize=16)(text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -1057,11 +1142,16 @@ _CANDIDATE_SQL = (
 
 
 def _rank(
-    candidates: list[_Candidate], query: Query, vocabulary: Vocabulary, keep: int | None = None
+    candidates: list[_Candidate],
+    query: Query,
+    vocabulary: Vocabulary,
+    keep: int | None = None,
+    above: float = 0.0,
 ) -> list[_Candidate]:
     """``candidates`` scored (see `Searcher.search`), best first. Given ``keep``, only the best
     ``keep`` are sure to be there: a candidate whose score cannot reach theirs, even if its
-    abstract held every concept, is left out without reading its abstract (the longest text)."""
+    abstract held every concept, is left out without reading its abstract (the longest text);
+    so is one that cannot reach ``above`` (the last of the best ``keep`` found elsewhere)."""
     matchers = [_Matcher(c, vocabulary) for c in query.concepts]
     weights = [c.weight for c in query.concepts]
     if not any(weights):  # nothing the vocabulary knows: count every concept alike
@@ -1082,7 +1172,9 @@ def _rank(
     kept: list[float] = []  # a heap of the best `keep` scores so far
     ranked = []
     for i in order:
-        if keep and len(kept) >= keep and ceilings[i] < kept[0] - 1e-6:
+        if keep and (
+            ceilings[i] < above - 1e-6 or (len(kept) >= keep and ceilings[i] < kept[0] - 1e-6)
+        ):
             break  # nor can any after it (a margin, as `_order` rounds scores)
         c = candidates[i]
         coverage = title = 0.0
@@ -1097,6 +1189,7 @@ def _rank(
             coverage += weight * found
             title += weight * in_title
         engine = c.engine / best if best > 0 else 0.0
+        c.coverage = coverage / total
         c.score = min(
             1.0,
             _COVERAGE_SHARE * coverage / total

@@ -12,12 +12,14 @@ from typing import NoReturn
 import pytest
 from sqlalchemy import text
 
-from bot.db import SQLITE_BUSY_TIMEOUT_MS, SearchVocabularyRow
+from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow
 from bot.models import Paper
 from bot.search import (
     Searcher,
     Vocabulary,
     _fts_phrases,
+    _joint_groups,
+    _order,
     _rank,
     _retrieval_phrases,
     _wanted_phrases,
@@ -592,7 +594,7 @@ def test_ranking_only_the_best_few_keeps_them_exactly(store: Store) -> None:
         ]
     )
     searcher = Searcher(store)
-    pruned = 0
+    pruned = pruned_above = 0
     for _ in range(40):
         query = " ".join(rng.sample(words, rng.randint(1, 4)))
         with store.session() as session:
@@ -605,7 +607,22 @@ def test_ranking_only_the_best_few_keeps_them_exactly(store: Store) -> None:
             best = _rank(copy.deepcopy(found), parsed, vocabulary, keep)
             assert [(c.pk, c.score) for c in best[:keep]] == every[:keep], (query, keep)
             pruned += len(found) - len(best)
+            # Candidates found in two goes, as a search finds those holding every part of a query
+            # (unranked by the engine) after the others: the second are ranked against the
+            # first's best, and the best of both are those of ranking them together.
+            later = copy.deepcopy(found[1::2])
+            for c in later:
+                c.engine = 0.0
+            together = _rank(copy.deepcopy(found[::2] + later), parsed, vocabulary)
+            first = _rank(copy.deepcopy(found[::2]), parsed, vocabulary, keep)
+            floor = first[keep - 1].score if len(first) >= keep else 0.0
+            second = _rank(later, parsed, vocabulary, keep, above=floor)
+            merged = sorted(first + second, key=_order)
+            best_together = [(c.pk, c.score) for c in together[:keep]]
+            assert [(c.pk, c.score) for c in merged[:keep]] == best_together, (query, keep)
+            pruned_above += len(later) - len(second)
     assert pruned > 0  # some abstracts were never read
+    assert pruned_above > 0
 
 
 def test_common_words_pick_candidates_when_the_rarer_alternatives_find_few(
@@ -660,9 +677,91 @@ def test_window_bounds_undated_search_only(store: Store, monkeypatch: pytest.Mon
     monkeypatch.setattr("bot.search.WINDOW", 2)
     searcher = Searcher(store)
     # Without dates only the newest matches are scored; a date range is searched in full.
-    assert sorted(ids(searcher, "protein folding")) == ["p4", "p5"]
-    found = ids(searcher, "protein folding", since=date(2024, 1, 1), until=date(2024, 1, 2))
+    assert sorted(ids(searcher, "folding")) == ["p4", "p5"]
+    found = ids(searcher, "folding", since=date(2024, 1, 1), until=date(2024, 1, 2))
     assert sorted(found) == ["p1", "p2"]
+
+
+def _two_topics(store: Store) -> None:
+    """Two old papers about zebrafish and microscopy both, then newer ones about either."""
+    both = "Light-sheet microscopy of zebrafish larvae."
+    store.upsert_papers(
+        [
+            paper(f"both{d}", "Zebrafish microscopy", both, featured_date=date(2024, 1, d))
+            for d in (1, 2)
+        ]
+    )
+    fish = "Zebrafish larvae swimming."
+    store.upsert_papers(
+        [paper("fish-jan", "Zebrafish behaviour", fish, featured_date=date(2024, 1, 15))]
+    )
+    store.upsert_papers(
+        [
+            paper(f"fish{d}", "Zebrafish behaviour", fish, featured_date=date(2024, 2, d))
+            for d in range(1, 6)
+        ]
+        + [
+            paper(
+                f"scope{d}",
+                "Microscopy denoising",
+                "Denoising microscope images.",
+                featured_date=date(2024, 3, d),
+            )
+            for d in range(1, 6)
+        ]
+    )
+
+
+def test_papers_holding_every_part_of_a_query_are_found_past_the_window(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The newest matches hold one topic or the other; the papers holding both are older than
+    # the matches scored. They are asked for on their own.
+    _two_topics(store)
+    monkeypatch.setattr("bot.search.WINDOW", 4)
+    searcher = Searcher(store)
+    assert sorted(ids(searcher, "zebrafish microscopy")[:2]) == ["both1", "both2"]
+    # Through the same filters as every candidate.
+    assert ids(searcher, "zebrafish microscopy", exclude={"both2"})[0] == "both1"
+    # One part alone: the window as before.
+    assert set(ids(searcher, "microscopy", limit=10)) <= {f"scope{d}" for d in range(1, 6)}
+
+
+def test_papers_holding_every_part_of_a_query_within_a_date_range(store: Store) -> None:
+    _two_topics(store)
+    searcher = Searcher(store)
+    groups = [[("zebrafish",)], [("microscopy", "images"), ("microscopy",)]]
+
+    def holding_all(since: date | None, until: date | None) -> list[str]:
+        with store.session() as s:
+            pks = searcher._holding_all(s, groups, since, until)
+            return [s.get_one(PaperRow, pk).arxiv_id for pk in pks]
+
+    assert holding_all(date(2024, 1, 2), date(2024, 1, 31)) == ["both2"]
+    assert holding_all(None, date(2024, 1, 1)) == ["both1"]
+    assert holding_all(date(2024, 2, 1), None) == []
+    assert holding_all(None, None) == ["both2", "both1"]  # newest first
+
+
+def test_joint_groups_one_per_part_of_the_query() -> None:
+    vocab = Vocabulary(
+        [("state", 900), ("space", 900), ("models", 60_000), ("genomics", 40), ("ssm", 30)],
+        100_000,
+    )
+
+    def groups(query: str) -> list[list[tuple[str, ...]]] | None:
+        return _joint_groups(analyze(query, vocab), vocab)
+
+    # Each word of "state space models" is satisfied by the phrase or its acronym: one part.
+    assert groups("state space models") is None
+    joint = groups("state space models for genomics")
+    assert joint is not None and len(joint) == 2
+    assert ("state", "space", "models") in joint[0] and ("ssm",) in joint[0]
+    assert joint[1] == [("genomics",)]
+    # Words most papers hold, and words no paper holds, are left to re-ranking.
+    assert groups("models for genomics") is None
+    assert groups("genomics for axolotls") is None
+    assert groups("genomics") is None
 
 
 def test_large_vocabulary_reloads_in_background(
