@@ -584,10 +584,20 @@ def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | 
         matching = sum(_stem_df(p[0], vocabulary) if len(p) == 1 else df[p] for p in group)
         if concept.alternatives[0] in group and matching <= common:
             groups.append(group)
+    # Phrases that stem alike match alike: asked once, and a group with all of another's
+    # phrases is implied by it.
     stems = _stems({w for g in groups for p in g for w in p})
-    keys = [frozenset(tuple(stems[w] for w in p) for p in g) for g in groups]
-    # Phrases that stem alike match alike: a group with all of another's phrases is implied.
-    kept = {key: g for g, key in zip(groups, keys, strict=True) if not any(o < key for o in keys)}
+    spelled: list[dict[Phrase, Phrase]] = []  # per group: each stemmed phrase's first spelling
+    for group in groups:
+        spelled.append({})
+        for p in group:
+            spelled[-1].setdefault(tuple(stems[w] for w in p), p)
+    keys = [frozenset(s) for s in spelled]
+    kept = {
+        key: list(s.values())
+        for s, key in zip(spelled, keys, strict=True)
+        if not any(o < key for o in keys)
+    }
     return list(kept.values()) if len(kept) >= 2 else None
 
 
