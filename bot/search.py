@@ -576,29 +576,24 @@ def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | 
     papers may hold and concepts implied by another's group (each word of "latent
     diffusion models" is satisfied by the phrase)."""
     common = max(vocabulary.documents / 2, COMMON_DF)
-    groups: list[list[Phrase]] = []
+    stems = _stems({w for c in query.concepts for p in c.alternatives for w in p})
+    groups: dict[frozenset[Phrase], list[Phrase]] = {}  # by the stems of their phrases
     for concept in query.concepts:
         df = {p: _estimated_df(p, vocabulary) for p in concept.alternatives}
-        group = [p for p, n in df.items() if n and (len(p) == 1 or n <= COMMON_DF)]
-        # As the engine counts them: a word's inflections too ("model" finds "models").
-        matching = sum(_stem_df(p[0], vocabulary) if len(p) == 1 else df[p] for p in group)
-        if concept.alternatives[0] in group and matching <= common:
-            groups.append(group)
-    # Phrases that stem alike match alike: asked once, and a group with all of another's
-    # phrases is implied by it.
-    stems = _stems({w for g in groups for p in g for w in p})
-    spelled: list[dict[Phrase, Phrase]] = []  # per group: each stemmed phrase's first spelling
-    for group in groups:
-        spelled.append({})
-        for p in group:
-            spelled[-1].setdefault(tuple(stems[w] for w in p), p)
-    keys = [frozenset(s) for s in spelled]
-    kept = {
-        key: list(s.values())
-        for s, key in zip(spelled, keys, strict=True)
-        if not any(o < key for o in keys)
-    }
-    return list(kept.values()) if len(kept) >= 2 else None
+        # Phrases that stem alike match alike: each is asked once, in its first spelling.
+        spelled: dict[Phrase, Phrase] = {}
+        for p, n in df.items():
+            if n and (len(p) == 1 or n <= COMMON_DF):
+                spelled.setdefault(tuple(stems[w] for w in p), p)
+        # How many papers the group may match, as the engine counts: with a word's inflections.
+        matching = sum(
+            _stem_df(p[0], vocabulary) if len(p) == 1 else df[p] for p in spelled.values()
+        )
+        if concept.alternatives[0] in spelled.values() and matching <= common:
+            groups[frozenset(spelled)] = list(spelled.values())
+    # A group with all of another's phrases is implied by it.
+    kept = [g for key, g in groups.items() if not any(o < key for o in groups)]
+    return kept if len(kept) >= 2 else None
 
 
 def _wanted_phrases(query: Query) -> list[Phrase]:

@@ -766,6 +766,14 @@ def test_joint_groups_one_per_part_of_the_query() -> None:
         [("state", "space", "models"), ("ssm",)],
         [("genomics",)],
     ]
+    # Inflections are counted once: 20,800 papers may hold "generation", "generate" or
+    # "generating", not three times as many.
+    forms = [("generation", 20_000), ("generate", 500), ("generating", 300)]
+    inflected = Vocabulary([*forms, ("synthesis", 9000), ("genomics", 40)], 100_000)
+    assert _joint_groups(analyze("generation for genomics", inflected), inflected) == [
+        [("generation",), ("synthesis",)],
+        [("genomics",)],
+    ]
     # Words most papers hold, and words no paper holds, are left to re-ranking.
     assert groups("models for genomics") is None
     assert groups("genomics for axolotls") is None
