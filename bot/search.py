@@ -568,12 +568,12 @@ def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | 
     """What a paper holding every part of ``query`` matches: one group of phrases per concept,
     any of which satisfies it, for the engine to AND; None when there are not two parts.
 
-    Only the first candidates are asked for by any concept's phrases, and of those only the
-    newest `WINDOW` matches are scored, without the words in more than `COMMON_DF` papers: a
-    query of two topics ("VLMs for navigation") gets papers about either one. This asks for the
-    papers holding both. Phrases of common words (slow to find) are left out of a group, and a
-    concept whose own phrase is one of them is left to re-ranking, as are concepts that most
-    papers may hold and concepts implied by another's group (each word of "latent
+    The first candidates are the engine's best matches for any concept, scored among the
+    newest `WINDOW` matches only and without the words in more than `COMMON_DF` papers: for a
+    query of two topics ("VLMs for navigation") they are papers about either one. This asks
+    for the papers holding both. Phrases of common words (slow to find) are left out of a
+    group, and a concept whose own phrase is one of them is left to re-ranking, as are concepts
+    that most papers may hold and concepts implied by another's group (each word of "latent
     diffusion models" is satisfied by the phrase)."""
     common = max(vocabulary.documents / 2, COMMON_DF)
     stems = _stems({w for c in query.concepts for p in c.alternatives for w in p})
