@@ -596,6 +596,16 @@ def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | 
     return kept if len(kept) >= 2 else None
 
 
+def _fts_any(phrases: Iterable[Phrase]) -> str:
+    """An FTS5 query matching any of ``phrases``."""
+    return " OR ".join(_fts_phrase(p) for p in phrases)
+
+
+def _ts_any(phrases: Iterable[Phrase]) -> str:
+    """to_tsquery() text matching any of ``phrases``."""
+    return " | ".join(f"({_ts_phrase(p)})" for p in phrases)
+
+
 def _wanted_phrases(query: Query) -> list[Phrase]:
     """Every alternative of every concept, and the phrase bonuses."""
     wanted = [p for c in query.concepts for p in c.alternatives] + list(query.phrases)
@@ -982,21 +992,16 @@ class Searcher:
         """The newest `JOINT_CANDIDATES` papers matching a phrase of every group (unscored: the
         engine's weighing of common words is what costs), in or about the date range."""
         params: dict[str, Any] = {"n": JOINT_CANDIDATES, "since": since, "until": until}
-        dated = [f"p.featured_date {op} :{name}" for op, name in ((">=", "since"), ("<=", "until"))]
-        dated = [d for d, v in zip(dated, (since, until), strict=True) if v is not None]
+        dated = _dated(since, until)
         if self.store.dialect == "postgresql":
-            params["q"] = " & ".join(
-                "(" + " | ".join(f"({_ts_phrase(p)})" for p in g) + ")" for g in groups
-            )
+            params["q"] = " & ".join(f"({_ts_any(g)})" for g in groups)
             where = "".join(f" AND {f}" for f in dated)
             sql = (
                 "SELECT p.pk FROM papers p WHERE p.search_vector @@ to_tsquery('english', :q)"
                 f"{where} ORDER BY p.pk DESC LIMIT :n"
             )
         else:
-            params["q"] = " AND ".join(
-                "(" + " OR ".join(_fts_phrase(p) for p in g) + ")" for g in groups
-            )
+            params["q"] = " AND ".join(f"({_fts_any(g)})" for g in groups)
             sql = (
                 "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
                 f"{_stored_between(dated)} ORDER BY rowid DESC LIMIT :n"
@@ -1017,14 +1022,9 @@ class Searcher:
         """The engine's best `CANDIDATES` papers for any of ``phrases``, with their texts.
         ``dense``: a good share of all papers may match. Given ``pks`` (papers the vectors
         proposed), those papers instead, through the same filters, with no engine rank."""
-        dated = []
         params: dict[str, Any] = {"depth": CANDIDATES, "window": WINDOW}
-        if since is not None:
-            dated.append("p.featured_date >= :since")
-            params["since"] = since
-        if until is not None:
-            dated.append("p.featured_date <= :until")
-            params["until"] = until
+        params.update(since=since, until=until)
+        dated = _dated(since, until)
         filters = ["p.withdrawn_at IS NULL", *dated]
         if exclude:
             filters.append("p.arxiv_id NOT IN :exclude")
@@ -1038,7 +1038,7 @@ class Searcher:
             hits = "SELECT pk, 0.0 AS engine FROM papers WHERE pk IN :pks"
             sql = _CANDIDATE_SQL.format(hits=hits, where=where)
         elif self.store.dialect == "postgresql":
-            params["q"] = " | ".join(f"({_ts_phrase(p)})" for p in phrases)
+            params["q"] = _ts_any(phrases)
             # The tsquery is written out (not a CTE) so the planner sees how common it is.
             tsquery = "to_tsquery('english', :q)"
             rank = f"ts_rank_cd('{_PG_WEIGHTS}', f.search_vector, {tsquery})"
@@ -1070,7 +1070,7 @@ class Searcher:
             # newest papers): plan each search for its own words.
             session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         else:
-            params["q"] = " OR ".join(_fts_phrase(p) for p in phrases)
+            params["q"] = _fts_any(phrases)
             weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
             hits = (
                 f"SELECT rowid AS pk, -bm25(papers_fts, {weights}) AS engine FROM papers_fts"
@@ -1106,6 +1106,12 @@ class Searcher:
             )
             for row in session.execute(statement, params)
         ]
+
+
+def _dated(since: date | None, until: date | None) -> list[str]:
+    """The conditions on ``p.featured_date`` of a date range (bound as ``:since``, ``:until``)."""
+    bounds = (("p.featured_date >= :since", since), ("p.featured_date <= :until", until))
+    return [condition for condition, value in bounds if value is not None]
 
 
 def _stored_between(dated: Sequence[str]) -> str:
