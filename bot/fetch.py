@@ -51,7 +51,9 @@ async def fetch_days(app: App, days: list[date], *, progress: bool = False) -> F
         disable=not progress,
         transient=False,
     )
-    async with client_for(app) as client:
+    # Built in a thread: the client reads the CA bundle for its TLS context (25-40 ms here),
+    # which on the event loop would hold up every command and acknowledgement meanwhile.
+    async with await asyncio.to_thread(client_for, app) as client:
         with bar:
             task = bar.add_task("Fetching Daily Papers", total=len(days))
             for day in days:

@@ -7,6 +7,7 @@ import email.utils
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -16,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import fetch
+from bot.app import App
+from bot.config import Settings
 from bot.models import Paper
 from bot.sources.huggingface import (
     FetchResult,
@@ -768,3 +772,32 @@ def test_fake_loads_saved_files(tmp_path: Path) -> None:
             ]:
                 items = http.get("/api/daily_papers", params={"date": day}).json()
                 assert [i["paper"]["id"] for i in items] == ids
+
+
+async def test_fetch_stores_the_days_and_builds_its_client_off_the_event_loop(
+    hf: FakeHuggingFace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client reads the CA bundle for its TLS context when built (tens of ms): on the event
+    # loop that would hold up every command a running bot is answering meanwhile.
+    built_in: list[threading.Thread] = []
+    client_for = fetch.client_for
+
+    def spy(app: App) -> HuggingFaceClient:
+        built_in.append(threading.current_thread())
+        return client_for(app)
+
+    monkeypatch.setattr(fetch, "client_for", spy)
+    hf.add_day(DAY.isoformat(), [item_2024()])
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/fetch.db",
+        huggingface={"base_url": hf.base_url, "retries": 0},
+    )
+    app = App(settings)
+    try:
+        report = await fetch.fetch_days(app, [DAY])
+        assert report.inserted == 1
+        paper = app.store.get_paper("2401.00001")
+        assert paper is not None and paper.title == "Scaling Laws for Tiny Models"
+    finally:
+        app.close()
+    assert built_in and built_in[0] is not threading.current_thread()

@@ -162,6 +162,30 @@ async def test_search_is_acknowledged_at_once_and_answered_privately(
     assert call.status == 200
 
 
+async def test_an_answer_under_way_when_the_bot_stops_is_still_sent(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    runner, bot = await start_bot(tmp_path, fake)
+    handle = bot.core.commands.handle
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_handle(text: str, who: Invocation) -> Reply:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.5)
+        return handle(text, who)
+
+    bot.core.commands.handle = slow_handle  # type: ignore[method-assign]
+    try:
+        assert await bot.command("diffusion", "late") == 200
+        await asyncio.wait_for(started.wait(), 5)
+    finally:
+        await runner.stop()  # SIGTERM while the search runs
+        bot.core.close()
+    [answer] = fake.responded("late")
+    assert "diffusion" in answer["blocks"][0]["text"]["text"]
+
+
 async def test_help_and_errors_always_answer(bot: Bot) -> None:
     assert await bot.command("", "empty") == 200
     [help_answer] = await bot.answers("empty")

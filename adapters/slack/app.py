@@ -169,4 +169,6 @@ def build_bolt_app(
         request_verification_enabled=creds.mode == "http",
         oauth_settings=oauth_settings,
         installation_store=installations,
+        # Listeners ack and hand their work to tasks (see adapters.slack.listeners).
+        process_before_response=True,
     )

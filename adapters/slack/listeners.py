@@ -1,7 +1,12 @@
 """What the bot does when Slack calls: ``/papers``, the "Share in channel" button, uninstalls.
 
-Each listener acknowledges first and only then works (Slack gives three seconds); the core's
-command handler runs in a worker thread and the answer goes back through ``respond``.
+Bolt runs each listener before it answers Slack's request (``process_before_response``): a
+command or button listener acknowledges and hands its work to a task of its own, so the HTTP
+answer goes back the moment it returns (Slack gives three seconds). Otherwise bolt runs the
+listener as a task and looks every 10 ms for its ack: up to 10 ms of waiting on every
+acknowledgement, and a wake-up of the event loop per request in flight every 10 ms. The core's
+command handler runs in a worker thread and the answer goes back through ``respond``. Events
+(uninstalls) are short and stay inline: one that fails answers 500 and Slack sends it again.
 """
 
 from __future__ import annotations
@@ -67,6 +72,18 @@ class Listeners:
         # the CPUs can use only takes the GIL from the event loop, delaying the next ack.
         self._working = asyncio.Semaphore(COMMAND_THREADS)
         self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _later(self, work: Awaitable[None]) -> None:
+        """Run ``work`` after the listener has returned (and bolt has answered Slack)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("answering Slack failed", exc_info=error)
 
     def _answers(self) -> aiohttp.ClientSession:
         # One connection pool for every answer: a session per answer (what bolt's respond()
@@ -75,8 +92,16 @@ class Listeners:
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def close(self) -> None:
-        """Close the connections answers were posted on."""
+    async def close(self, grace: float = 5.0) -> None:
+        """Let answers under way finish (for up to ``grace`` seconds; the rest are cancelled),
+        then close the connections they were posted on."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("stopped %d answer(s) still under way", len(late))
+                await asyncio.wait(late)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -104,6 +129,11 @@ class Listeners:
     ) -> None:
         """``/papers <text>``: acknowledged at once, answered through the response_url."""
         await ack()
+        self._later(self._answer(command, respond, client))
+
+    async def _answer(
+        self, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
         text = str(command.get("text") or "")
         user_id = str(command.get("user_id") or "")
         try:
@@ -141,6 +171,15 @@ class Listeners:
     ) -> None:
         """The "Share in channel" button: posts the paper visibly, "shared by <@user>"."""
         await ack()
+        self._later(self._share(body, action, respond, client))
+
+    async def _share(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
         arxiv_id = str(action.get("value") or "")
         user_id = str((body.get("user") or {}).get("id") or "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
