@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ INGEST_FILES_BATCH = 2000
 # Batches after which such a load copies SQLite's whole write-ahead log into the database file
 # before going on, so that the log starts over (some 20 MB a batch).
 INGEST_LOG_RESTART_BATCHES = 4
+# Batches such a load writes at once on PostgreSQL, each on a connection (a server backend) of
+# its own.
+INGEST_PG_WRITERS = 2
 
 
 class IngestError(ValueError):
@@ -218,18 +222,22 @@ class App:
         waiting: dict[str, Paper] = {}
         # Each batch is finished (the database's own work, and the commit) by a worker thread
         # while the next files are read and parsed here, so that work runs on the other core.
-        # Batches still go in one at a time and in order.
-        writing: tuple[Future[UpsertStats], list[str]] | None = None
+        # SQLite writes one batch at a time. On PostgreSQL, whose server does most of the work
+        # (text analysis and the GIN index, one backend per connection), two batches are
+        # written at once on two connections; a batch holding a paper of one still being
+        # written waits for it, so a later file's copy of a paper is still merged last.
+        in_flight = INGEST_PG_WRITERS if self.store.dialect == "postgresql" else 1
+        writing: deque[tuple[Future[UpsertStats], list[str]]] = deque()
         # Their commits leave copying SQLite's write-ahead log into the database file (and
         # waiting for the disk: a fifth of a load) to a thread of its own, one copy at a time.
         copying: Future[None] | None = None
         committed = 0
 
         def settle() -> None:
-            nonlocal writing, copying, committed
-            if writing is None:
+            nonlocal copying, committed
+            if not writing:
                 return
-            (future, written), writing = writing, None
+            future, written = writing.popleft()
             report.add(future.result())
             ids.extend(written)
             committed += 1
@@ -243,18 +251,37 @@ class App:
                 copying = checkpointer.submit(self.store.checkpoint)
 
         def write() -> None:
-            nonlocal writing, waiting
+            nonlocal waiting
             if not waiting:
                 settle()
                 return
             batch, waiting = waiting, {}
-            # The batch's values are converted while the previous batch is being written; its
-            # rows go in once that one has committed.
-            finish = self.store.begin_upsert(batch.values(), after=settle, checkpoint=False)
-            writing = (writer.submit(finish), list(batch))
+
+            def ready() -> None:
+                # Room for this batch, and none of its papers still being written elsewhere.
+                while len(writing) >= in_flight or any(
+                    not batch.keys().isdisjoint(written) for _, written in writing
+                ):
+                    settle()
+
+            # Batches commit in order: one written beside an earlier batch commits only once
+            # that one has, and not at all if it failed.
+            earlier: list[Future[UpsertStats]] = []
+
+            def in_order() -> None:
+                for future in earlier:
+                    future.result()
+
+            # The batch's values are converted while earlier batches are being written; its
+            # rows go in once there is room for it.
+            finish = self.store.begin_upsert(
+                batch.values(), after=ready, before_commit=in_order, checkpoint=False
+            )
+            earlier.extend(future for future, _ in writing)
+            writing.append((writer.submit(finish), list(batch)))
 
         with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as writer,
+            ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="ingest") as writer,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") as checkpointer,
         ):
             try:
@@ -269,7 +296,8 @@ class App:
             finally:
                 try:
                     write()
-                    settle()
+                    while writing:
+                        settle()
                 finally:
                     self.searcher.invalidate()
                     self.embed(ids)

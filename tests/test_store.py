@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gc
 import json
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -340,6 +342,110 @@ def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: St
     assert "origami" in _search_words(store, "2401.00003")
 
 
+_OTHER_WRITERS_PAPER = (
+    "INSERT INTO papers (arxiv_id, title, summary, authors, authors_text, keywords_text,"
+    " upvotes, num_comments, ai_keywords, first_seen_at)"
+    " VALUES (%s, 'Tadpole optics', 'Frogs.', '[]', '', '', 1, 0, '[]', now())"
+)
+
+
+def _named(db_url: str) -> tuple[str, str]:
+    """``db_url`` (a PostgreSQL schema's) with an application name of its own, and the name:
+    its connections are then told apart in pg_stat_activity from every other's."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    return f"{db_url}&application_name={name}", name
+
+
+# A session of ours waiting for another transaction's key, in the middle of a COPY; and one
+# that has written and waits, in its transaction, before committing.
+_COPY_WAITING = "wait_event_type = 'Lock' AND query LIKE 'COPY %%'"
+_WRITTEN_NOT_COMMITTED = "state = 'idle in transaction' AND backend_xid IS NOT NULL"
+
+
+def _wait_for_sessions(store: Store, name: str, *conditions: str) -> None:
+    """Wait until, for each condition, some session of ``name`` meets it (at most 20 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with store.engine.connect() as conn:
+            met = [
+                conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    f" WHERE application_name = %s AND {condition}",
+                    (name,),
+                ).scalar_one()
+                > 0
+                for condition in conditions
+            ]
+        if all(met):
+            return
+        assert time.monotonic() < deadline, f"sessions never met {conditions}: {met}"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
+    db_url: str,
+) -> None:
+    # New papers are copied in; a paper another process inserts after the store looked it up
+    # makes the copy fail, and the store merges the batch as an INSERT would.
+    url, name = _named(db_url)
+    store, another = Store(url), Store(db_url, migrate=False)
+    try:
+        # The other writer's connection closes (rolling back) before the pool waits for the load.
+        with ThreadPoolExecutor(1) as pool, another.engine.connect() as other:
+            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.70001",))  # not yet committed
+            loading = pool.submit(
+                store.upsert_papers,
+                [
+                    paper("2611.70001", "Axolotl optics", upvotes=7),
+                    paper("2611.70002", "Zebrafish tracking"),
+                ],
+            )
+            # The copy waits for the other transaction on the paper's key; then it commits.
+            _wait_for_sessions(store, name, _COPY_WAITING)
+            other.commit()
+            loading.result(timeout=20)
+        assert store.count_papers() == 2
+        merged = store.get_paper("2611.70001")
+        assert merged is not None and (merged.title, merged.upvotes) == ("Axolotl optics", 7)
+        assert [h.paper.id for h in Searcher(store).search("zebrafish")] == ["2611.70002"]
+        assert [h.paper.id for h in Searcher(store).search("axolotl")] == ["2611.70001"]
+    finally:
+        store.close()
+        another.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_load_writes_two_batches_at_once_and_commits_them_in_order(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
+    files = [
+        _save(tmp_path / "a.json", [paper("2611.71001", "Holographic optics")]),
+        _save(tmp_path / "b.json", [paper("2611.71002", "Origami robots")]),
+        _save(tmp_path / "c.json", [paper("2611.71003", "Zebrafish tracking")]),
+    ]
+    url, name = _named(db_url)
+    app, another = App(Settings(database_url=url)), Store(db_url, migrate=False)
+    try:
+        with ThreadPoolExecutor(1) as pool, another.engine.connect() as other:
+            # Another transaction holds the first file's paper: its batch waits on the server.
+            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.71001",))
+            loading = pool.submit(app.ingest_files, files)
+            # Meanwhile the second batch is written on a connection of its own, and waits
+            # (in a transaction) to commit after the first.
+            _wait_for_sessions(app.store, name, _COPY_WAITING, _WRITTEN_NOT_COMMITTED)
+            assert app.store.get_paper("2611.71002") is None  # not committed yet
+            other.rollback()
+            report = loading.result(timeout=20)
+        assert (report.inserted, report.updated) == (3, 0)
+        assert app.store.count_papers() == 3
+        assert [h.paper.id for h in app.searcher.search("origami")] == ["2611.71002"]
+    finally:
+        app.close()
+        another.close()
+
+
 def test_a_begun_upsert_commits_when_finished_in_another_thread(db_url: str) -> None:
     writer, reader = Store(db_url), Store(db_url, migrate=False)
     try:
@@ -461,7 +567,8 @@ def test_a_failed_write_stops_a_load_and_keeps_what_was_committed(
         monkeypatch.setattr(app.store, "begin_upsert", failing_second)
         with pytest.raises(OSError, match="disk full"):
             app.ingest_files(files)
-        # The error of the second batch's worker reaches the caller; the third is never begun.
+        # The error of the second batch's worker reaches the caller; the third is not
+        # written (on PostgreSQL it was begun beside the second, and is rolled back).
         assert app.store.get_paper("2611.60000") is not None
         assert app.store.get_paper("2611.60002") is None
         assert [h.paper.id for h in app.searcher.search("holographic")] == ["2611.60000"]
