@@ -272,6 +272,30 @@ def test_files_loaded_together_merge_as_if_loaded_one_by_one(
         app.close()
 
 
+def test_a_payload_with_nul_characters_loads_on_every_backend(
+    db_url: str, tmp_path: Path
+) -> None:
+    # PostgreSQL's text cannot hold NUL; a stray one in a title must not fail the whole load.
+    item = api_item(paper("2611.31001", "Holographic optics", ai_keywords=["optics"]))
+    item["title"] = "Holographic\x00optics"
+    item["paper"]["summary"] = "Thin holograms\x00 focus light."
+    item["paper"]["authors"][0]["name"] = "Ada\x00Example"
+    item["paper"]["ai_keywords"] = ["op\x00tics"]
+    path = tmp_path / "nul.json"
+    path.write_text(json.dumps([item]), encoding="utf-8")
+    app = App(Settings(database_url=db_url))
+    try:
+        assert app.ingest_files([path]).inserted == 1
+        got = app.store.get_paper("2611.31001")
+        assert got is not None
+        assert (got.title, got.summary) == ("Holographic optics", "Thin holograms focus light.")
+        assert got.authors[0] == "Ada Example" and got.ai_keywords == ["op tics"]
+        assert got.raw is not None and got.raw["title"] == "Holographic\x00optics"  # as sent
+        assert [h.paper.id for h in app.searcher.search("holograms")] == ["2611.31001"]
+    finally:
+        app.close()
+
+
 def test_new_papers_are_indexed_once_beside_known_ones(store: Store) -> None:
     searcher = Searcher(store)
     store.upsert_papers([paper("2611.40001", "Volumetric displays")])
