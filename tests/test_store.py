@@ -272,9 +272,7 @@ def test_files_loaded_together_merge_as_if_loaded_one_by_one(
         app.close()
 
 
-def test_a_payload_with_nul_characters_loads_on_every_backend(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_a_payload_with_nul_characters_loads_on_every_backend(db_url: str, tmp_path: Path) -> None:
     # PostgreSQL's text cannot hold NUL; a stray one in a title must not fail the whole load.
     item = api_item(paper("2611.31001", "Holographic optics", ai_keywords=["optics"]))
     item["title"] = "Holographic\x00optics"
