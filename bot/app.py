@@ -49,10 +49,14 @@ INGEST_LOG_RESTART_BATCHES = 4
 # Batches such a load writes at once on PostgreSQL, each on a connection (a server backend) of
 # its own.
 INGEST_PG_WRITERS = 2
+# How long a batch written beside an earlier one waits for it before giving up (rolled back).
+# It waits holding its rows' locks, which the server cannot see: should another writer wait
+# for those while holding a paper the earlier batch waits for, nothing else would end it.
+INGEST_ORDER_WAIT_SECONDS = 300.0
 
 
 class IngestError(ValueError):
-    """A file that is not a saved ``/api/daily_papers`` list."""
+    """A file that is not a saved ``/api/daily_papers`` list, or a load that could not go on."""
 
 
 def read_daily_papers_file(path: Path) -> tuple[list[Paper], int]:
@@ -270,7 +274,15 @@ class App:
 
             def in_order() -> None:
                 for future in earlier:
-                    future.result()
+                    try:
+                        future.result(timeout=INGEST_ORDER_WAIT_SECONDS)
+                    except TimeoutError:
+                        raise IngestError(
+                            f"a batch of {len(batch)} papers waited over"
+                            f" {INGEST_ORDER_WAIT_SECONDS:g} s for the batch before it to be"
+                            " written (another writer holding some of their papers?); it was"
+                            " not written: run the load again"
+                        ) from None
 
             # The batch's values are converted while earlier batches are being written; its
             # rows go in once there is room for it.

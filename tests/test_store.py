@@ -468,6 +468,46 @@ def test_postgres_load_writes_two_batches_at_once_and_commits_them_in_order(
         another.close()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_load_gives_up_a_batch_that_waits_too_long_for_the_one_before_it(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another writer holds the first batch's paper and then waits for one the second batch has
+    # written: the server sees two waits, but not the second batch waiting for the first.
+    # The second batch gives up after INGEST_ORDER_WAIT_SECONDS, and the rest goes through.
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
+    monkeypatch.setattr("bot.app.INGEST_ORDER_WAIT_SECONDS", 2.0)
+    files = [
+        _save(tmp_path / "a.json", [paper("2611.72001", "Holographic optics", upvotes=7)]),
+        _save(tmp_path / "b.json", [paper("2611.72002", "Origami robots")]),
+    ]
+    url, name = _named(db_url)
+    app, another = App(Settings(database_url=url)), Store(db_url, migrate=False)
+    killer = another.engine.raw_connection()
+    try:
+        with ThreadPoolExecutor(2) as pool, another.engine.connect() as other:
+            pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.72001",))
+            loading = pool.submit(app.ingest_files, files)
+            _wait_for_sessions(app.store, name, _COPY_WAITING, _WRITTEN_NOT_COMMITTED)
+            inserting = pool.submit(other.exec_driver_sql, _OTHER_WRITERS_PAPER, ("2611.72002",))
+            try:
+                inserting.result(timeout=30)  # once the second batch has given up
+            finally:
+                if not inserting.done():  # never given up: end the other writer, not the test
+                    killer.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+            other.commit()
+            with pytest.raises(IngestError, match=r"waited over 2 s for the batch before it"):
+                loading.result(timeout=30)
+        first, second = app.store.get_paper("2611.72001"), app.store.get_paper("2611.72002")
+        assert first is not None and (first.title, first.upvotes) == ("Holographic optics", 7)
+        assert second is not None and second.title == "Tadpole optics"  # the other writer's
+    finally:
+        killer.close()
+        app.close()
+        another.close()
+
+
 def test_a_begun_upsert_commits_when_finished_in_another_thread(db_url: str) -> None:
     writer, reader = Store(db_url), Store(db_url, migrate=False)
     try:
