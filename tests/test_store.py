@@ -4,9 +4,10 @@ import gc
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
-from bot.app import App, IngestError
+from bot.app import App, IngestError, IngestReport
 from bot.config import Settings
 from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
@@ -437,35 +438,53 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
         another.close()
 
 
+@dataclass
+class _HeldLoad:
+    app: App
+    other: Connection  # another writer's, holding the first batch's paper uncommitted
+    pool: ThreadPoolExecutor
+    loading: Future[IngestReport]
+
+
+@contextmanager
+def _first_batch_held(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, papers: list[Paper]
+) -> Iterator[_HeldLoad]:
+    """A PostgreSQL load of ``papers``, one batch each, under way: another transaction holds
+    the first paper, so the first batch waits on the server, while the second has been written
+    on a connection of its own and waits, in its transaction, to commit after the first."""
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
+    files = [_save(tmp_path / f"{i}.json", [p]) for i, p in enumerate(papers)]
+    url, name = _named(db_url)
+    app, another = App(Settings(database_url=url)), Store(db_url, migrate=False)
+    try:
+        # The other writer's connection closes (rolling back) before the pool waits for the load.
+        with ThreadPoolExecutor(2) as pool, another.engine.connect() as other:
+            other.exec_driver_sql(_OTHER_WRITERS_PAPER, (papers[0].id,))
+            loading = pool.submit(app.ingest_files, files)
+            _wait_for_sessions(app.store, name, _COPY_WAITING, _WRITTEN_NOT_COMMITTED)
+            yield _HeldLoad(app, other, pool, loading)
+    finally:
+        app.close()
+        another.close()
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_postgres_load_writes_two_batches_at_once_and_commits_them_in_order(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
-    files = [
-        _save(tmp_path / "a.json", [paper("2611.71001", "Holographic optics")]),
-        _save(tmp_path / "b.json", [paper("2611.71002", "Origami robots")]),
-        _save(tmp_path / "c.json", [paper("2611.71003", "Zebrafish tracking")]),
+    papers = [
+        paper("2611.71001", "Holographic optics"),
+        paper("2611.71002", "Origami robots"),
+        paper("2611.71003", "Zebrafish tracking"),
     ]
-    url, name = _named(db_url)
-    app, another = App(Settings(database_url=url)), Store(db_url, migrate=False)
-    try:
-        with ThreadPoolExecutor(1) as pool, another.engine.connect() as other:
-            # Another transaction holds the first file's paper: its batch waits on the server.
-            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.71001",))
-            loading = pool.submit(app.ingest_files, files)
-            # Meanwhile the second batch is written on a connection of its own, and waits
-            # (in a transaction) to commit after the first.
-            _wait_for_sessions(app.store, name, _COPY_WAITING, _WRITTEN_NOT_COMMITTED)
-            assert app.store.get_paper("2611.71002") is None  # not committed yet
-            other.rollback()
-            report = loading.result(timeout=20)
+    with _first_batch_held(db_url, tmp_path, monkeypatch, papers) as held:
+        assert held.app.store.get_paper("2611.71002") is None  # written, not committed yet
+        held.other.rollback()
+        report = held.loading.result(timeout=20)
         assert (report.inserted, report.updated) == (3, 0)
-        assert app.store.count_papers() == 3
-        assert [h.paper.id for h in app.searcher.search("origami")] == ["2611.71002"]
-    finally:
-        app.close()
-        another.close()
+        assert held.app.store.count_papers() == 3
+        assert [h.paper.id for h in held.app.searcher.search("origami")] == ["2611.71002"]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -475,37 +494,28 @@ def test_postgres_load_gives_up_a_batch_that_waits_too_long_for_the_one_before_i
     # Another writer holds the first batch's paper and then waits for one the second batch has
     # written: the server sees two waits, but not the second batch waiting for the first.
     # The second batch gives up after INGEST_ORDER_WAIT_SECONDS, and the rest goes through.
-    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 1)
     monkeypatch.setattr("bot.app.INGEST_ORDER_WAIT_SECONDS", 2.0)
-    files = [
-        _save(tmp_path / "a.json", [paper("2611.72001", "Holographic optics", upvotes=7)]),
-        _save(tmp_path / "b.json", [paper("2611.72002", "Origami robots")]),
+    papers = [
+        paper("2611.72001", "Holographic optics", upvotes=7),
+        paper("2611.72002", "Origami robots"),
     ]
-    url, name = _named(db_url)
-    app, another = App(Settings(database_url=url)), Store(db_url, migrate=False)
-    killer = another.engine.raw_connection()
-    try:
-        with ThreadPoolExecutor(2) as pool, another.engine.connect() as other:
-            pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.72001",))
-            loading = pool.submit(app.ingest_files, files)
-            _wait_for_sessions(app.store, name, _COPY_WAITING, _WRITTEN_NOT_COMMITTED)
-            inserting = pool.submit(other.exec_driver_sql, _OTHER_WRITERS_PAPER, ("2611.72002",))
-            try:
-                inserting.result(timeout=30)  # once the second batch has given up
-            finally:
-                if not inserting.done():  # never given up: end the other writer, not the test
-                    killer.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
-            other.commit()
-            with pytest.raises(IngestError, match=r"waited over 2 s for the batch before it"):
-                loading.result(timeout=30)
-        first, second = app.store.get_paper("2611.72001"), app.store.get_paper("2611.72002")
+    with _first_batch_held(db_url, tmp_path, monkeypatch, papers) as held:
+        other = held.other
+        pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        inserting = held.pool.submit(other.exec_driver_sql, _OTHER_WRITERS_PAPER, ("2611.72002",))
+        try:
+            inserting.result(timeout=30)  # once the second batch has given up
+        finally:
+            if not inserting.done():  # never given up: end the other writer, not the test
+                with held.app.store.engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        other.commit()
+        with pytest.raises(IngestError, match=r"waited over 2 s for the batch before it"):
+            held.loading.result(timeout=30)
+        first = held.app.store.get_paper("2611.72001")
+        second = held.app.store.get_paper("2611.72002")
         assert first is not None and (first.title, first.upvotes) == ("Holographic optics", 7)
         assert second is not None and second.title == "Tadpole optics"  # the other writer's
-    finally:
-        killer.close()
-        app.close()
-        another.close()
 
 
 def test_a_begun_upsert_commits_when_finished_in_another_thread(db_url: str) -> None:
