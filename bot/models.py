@@ -50,9 +50,12 @@ _ABBREVIATIONS = frozenset(
 
 
 def clean_text(text: str | None) -> str:
-    """Fold hard line breaks and runs of white space into single spaces."""
+    """Fold hard line breaks and runs of white space into single spaces. NUL counts as white
+    space: PostgreSQL's text cannot hold it (a topic or a paper's title with one would fail)."""
+    if not text:
+        return ""
     # str.split() splits at the same characters as \s (str.isspace), several times faster.
-    return " ".join(text.split()) if text else ""
+    return " ".join(text.replace("\x00", " ").split())
 
 
 def first_sentence(text: str, limit: int = 300) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import App
+from bot.commands import SORRY
 from bot.config import Settings
 from bot.models import Invocation, ReplyKind, Target
 from bot.store import Store
@@ -69,6 +70,12 @@ def test_subscribe_unsubscribe_topics(app: App) -> None:
         assert r.kind is ReplyKind.ERROR and "Which topic" in r.text
     r = app.commands.handle("subscribe " + "x" * 201, HERE)
     assert r.kind is ReplyKind.ERROR and "200" in r.text
+    # A NUL (which PostgreSQL's text cannot hold) is a space, in and out.
+    r = app.commands.handle("subscribe graph\x00neural  networks", HERE)
+    assert r.kind is ReplyKind.CONFIRM and "graph neural networks" in r.text
+    assert "graph neural networks" in say(app, "topics")
+    r = app.commands.handle("unsubscribe graph neural\x00networks", HERE)
+    assert r.kind is ReplyKind.CONFIRM
 
 
 def test_schedule(app: App) -> None:
@@ -183,3 +190,4 @@ def test_every_input_gets_an_answer(app: App, text: str) -> None:
     for prefix in ("", "search ", "subscribe ", "unsubscribe ", "schedule ", "trending "):
         reply = app.commands.handle(prefix + text, HERE)
         assert reply.text or reply.papers or reply.digest, prefix + text
+        assert reply.text != SORRY, prefix + text  # an answer, not a failure on our side

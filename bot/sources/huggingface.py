@@ -69,9 +69,6 @@ class HuggingFaceError(RuntimeError):
 def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
-    if "\x00" in value:
-        # PostgreSQL's text cannot hold NUL: one in a title would fail its whole batch there.
-        value = value.replace("\x00", " ")
     return clean_text(value) or None
 
 
