@@ -9,13 +9,27 @@ from typing import Any
 
 import orjson
 
+from bot.models import SURROGATE
+
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON; raises `json.JSONDecodeError` (with line and column) when it is not JSON."""
+    """Parse JSON; raises `json.JSONDecodeError` (with line and column) when it is not JSON.
+    A lone UTF-16 surrogate escape (``"\\ud83d"``, half an emoji) becomes U+FFFD: no
+    database or UTF-8 encoder takes one, and orjson refuses the whole document for it."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _without_surrogates(json.loads(data))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def dumps(value: Any) -> str:

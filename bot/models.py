@@ -49,13 +49,26 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+# Control characters that are not white space (those go with str.split()): in a terminal they
+# move the cursor, hide text or make links; no title or topic needs one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# A lone half of a UTF-16 pair (JSON's "\ud83d" cut from its partner): no database or encoder
+# takes it.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def clean_text(text: str | None) -> str:
     """Fold hard line breaks and runs of white space into single spaces. NUL counts as white
-    space: PostgreSQL's text cannot hold it (a topic or a paper's title with one would fail)."""
+    space: PostgreSQL's text cannot hold it (a topic or a paper's title with one would fail).
+    Other control characters are dropped and a lone surrogate becomes U+FFFD."""
     if not text:
         return ""
     # str.split() splits at the same characters as \s (str.isspace), several times faster.
-    return " ".join(text.replace("\x00", " ").split())
+    text = " ".join(text.replace("\x00", " ").split())
+    if not text.isprintable():  # rare: the check is far cheaper than the regular expressions
+        text = SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+        text = " ".join(text.split())
+    return text
 
 
 def first_sentence(text: str, limit: int = 300) -> str:

@@ -260,6 +260,7 @@ def test_wrong_types_are_coerced_or_dropped() -> None:
         ("https://example.org/a b", False),
         ("https://example.org/a\nb", False),
         ("\x00https://example.org", False),
+        ("https://example.org/\x1b]8;;https://evil.example/\x07", False),
         ("example.org", False),
         # Not a valid IPv6 literal: dropped (the standard library's parser raises on it).
         ("http://[::1", False),
@@ -273,7 +274,21 @@ def test_only_web_links_are_kept(url: str, kept: bool) -> None:
 
 @pytest.mark.parametrize(
     ("upvotes", "expected"),
-    [(None, 0), ("12", 12), (12.0, 12), (-3, 0), (True, 0), ("1e3", 0), ("", 0), ([], 0)],
+    [
+        (None, 0),
+        ("12", 12),
+        (12.0, 12),
+        (-3, 0),
+        (True, 0),
+        ("1e3", 0),
+        ("", 0),
+        ([], 0),
+        (2**31 - 1, 2**31 - 1),
+        # Past what the database's integer columns hold: dropped, not a failed load.
+        (2**31, 0),
+        (1e20, 0),
+        ("99999999999999999999", 0),
+    ],
 )
 def test_upvotes_coercion(upvotes: object, expected: int) -> None:
     item = {"paper": {"id": "2611.00005", "title": "t", "upvotes": upvotes}}

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import Paper, Platform, Target, TargetError, first_sentence, shorten
+from bot.models import (
+    Paper,
+    Platform,
+    Target,
+    TargetError,
+    clean_text,
+    first_sentence,
+    shorten,
+)
 
 
 @pytest.mark.parametrize(
@@ -92,3 +100,32 @@ def test_first_sentence_skips_abbreviations() -> None:
     )
     assert first_sentence(text) == text.split(" Second")[0]
     assert first_sentence("It works. Vs. the baseline it is better.") == "It works."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  Hard\n  line\tbreaks  ", "Hard line breaks"),
+        ("graph\x00neural", "graph neural"),
+        # Terminal escapes (a made-up link, a cleared screen, hidden text) lose their control
+        # characters, so they show as the harmless text they are.
+        (
+            "A\x1b]8;;https://evil.example/\x07link\x1b]8;;\x07",
+            "A]8;;https://evil.example/link]8;;",
+        ),
+        ("clear\x1b[2J \x1b[8mhidden", "clear[2J [8mhidden"),
+        ("C1\x9b31m and DEL\x7f", "C131m and DEL"),
+        ("\x1b \x07", ""),
+        # Half an emoji (a lone UTF-16 surrogate) becomes the replacement character.
+        ("cut at \ud83d", "cut at \ufffd"),
+        # Format characters that are not controls stay: emoji sequences, soft hyphens.
+        (
+            "team \U0001f469\u200d\U0001f52c co\u00adop",
+            "team \U0001f469\u200d\U0001f52c co\u00adop",
+        ),
+    ],
+)
+def test_clean_text(text: str, expected: str) -> None:
+    cleaned = clean_text(text)
+    assert cleaned == expected
+    cleaned.encode("utf-8")  # every result can be stored and sent

@@ -17,11 +17,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, func, insert, select, text
 
+from bot import jsonio
 from bot.app import App, IngestError, IngestReport
 from bot.config import Settings
 from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
 from bot.search import Searcher
+from bot.sources.huggingface import parse_items
 from bot.store import _MERGED_COLUMNS, Store, UpsertStats, paper_to_row
 from bot.words import distinct_words
 from tests.factories import api_item, corpus, paper
@@ -99,6 +101,27 @@ def test_a_load_stores_papers_exactly_as_sqlalchemy_does(store: Store) -> None:
     assert _stored(store, "2611.70001") == _stored(store, "2611.70003")
     assert _stored(store, "2611.70002") == _stored(store, "2611.70004")
     assert _stored(store, "2611.70002")["published_at"] is not None  # filled by the merge
+
+
+def test_a_day_with_odd_values_is_stored_whole(store: Store) -> None:
+    """One item with a count past the integer columns and one with half an emoji (a lone
+    surrogate escape, which orjson refuses) fail neither their day nor the other papers."""
+    items = [
+        api_item(paper("2611.30001", "Plain paper")),
+        api_item(paper("2611.30002", "Starry paper")),
+        api_item(paper("2611.30003", "Cut emoji", ai_summary="placeholder")),
+    ]
+    items[1]["paper"]["githubStars"] = 1e20
+    items[1]["paper"]["upvotes"] = 10**12
+    body = json.dumps(items).replace("placeholder", "We beat it \\ud83d")
+    papers, skipped = parse_items(jsonio.loads(body.encode()))
+    assert skipped == 0
+    assert store.upsert_papers(papers).inserted == 3
+    starry = store.get_paper("2611.30002")
+    assert starry is not None and (starry.github_stars, starry.upvotes) == (None, 0)
+    cut = store.get_paper("2611.30003")
+    assert cut is not None and cut.ai_summary == "We beat it \ufffd"
+    assert cut.raw is not None and cut.raw["paper"]["ai_summary"] == "We beat it \ufffd"
 
 
 def test_ingest_twice_changes_nothing_but_counts(store: Store) -> None:

@@ -78,9 +78,12 @@ def _url(value: object) -> str | None:
     value = value.strip()
     # Only web links with a host, and nothing that could end a link early: these end up as
     # clickable links in chat.
-    if not _WEB_URL.match(value) or _SPACE.search(value):
+    if not _WEB_URL.match(value) or _SPACE.search(value) or not value.isprintable():
         return None
     return value
+
+
+MAX_COUNT = 2**31 - 1
 
 
 def _count(value: object) -> int | None:
@@ -95,7 +98,9 @@ def _count(value: object) -> int | None:
         number = int(value.strip())
     else:
         return None
-    return number if number >= 0 else None
+    # A count past the columns' range (PostgreSQL's integer) is nonsense, not a reason to fail
+    # the whole day's load.
+    return number if 0 <= number <= MAX_COUNT else None
 
 
 def _datetime(value: object) -> datetime | None:
