@@ -37,9 +37,11 @@ class DigestBuilder:
     def build(self, channel: Channel, day: date, *, now: datetime | None = None) -> Digest:
         """The digest for ``channel`` on its local date ``day``.
 
-        Trending comes from the latest featured day on or before ``day``; topic sections from
-        the last ``topic_lookback_days`` days. Papers already posted to the channel within the
-        repost window, or already in an earlier section, are left out."""
+        Trending is the top ``trending`` of the latest featured day on or before ``day``;
+        topic sections come from the last ``topic_lookback_days`` days. Papers already posted to
+        the channel within the repost window, or already in an earlier section, are left out:
+        a day's lower-ranked papers never move up to stand in for them (on a weekend, Friday's
+        sixth to tenth are not "Trending")."""
         opts = self.options
         posted: set[str] = set()
         if channel.id is not None:
@@ -49,8 +51,8 @@ class DigestBuilder:
 
         featured = self.store.latest_featured_date(day)
         if opts.trending > 0 and featured is not None:
-            fresh = [p for p in self.store.papers_on(featured) if p.id not in used]
-            trending = fresh[: opts.trending]
+            top = self.store.papers_on(featured, limit=opts.trending)
+            trending = [p for p in top if p.id not in used]
             if trending:
                 sections.append(DigestSection("Trending", trending))
                 used.update(p.id for p in trending)

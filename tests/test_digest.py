@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from bot.digest import EMPTY_NOTICE, WEEKEND_NOTICE, DigestBuilder, DigestOption
 from bot.models import Target
 from bot.search import Searcher
 from bot.store import Store
-from tests.factories import corpus
+from tests.factories import corpus, paper
 
 DAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -75,6 +76,30 @@ def test_empty_day_silent_or_notice(store: Store) -> None:
     saturday = b.build(ch, date(2026, 11, 21), now=NOW)
     assert saturday.is_empty and saturday.notice == WEEKEND_NOTICE
     assert b.build(ch, DAY, now=NOW).notice == EMPTY_NOTICE
+
+
+def test_a_weekend_gets_no_leftovers_as_trending(store: Store) -> None:
+    """Friday's top 5 go out on Friday; on Saturday, with nothing featured since, the channel
+    does not get Friday's sixth to tenth as "Trending" but the weekend notice."""
+    store.upsert_papers(
+        [paper(f"2611.4{i:04d}", f"Friday paper {i}", upvotes=100 - i) for i in range(12)]
+    )
+    b = DigestBuilder(store, Searcher(store), DigestOptions(when_empty="notice"))
+    ch = store.ensure_channel(TARGET)
+    friday = b.build(ch, DAY, now=NOW)
+    assert [p.upvotes for p in friday.papers] == [100, 99, 98, 97, 96]
+    b.mark_sent(ch, friday, at=NOW)
+    saturday = b.build(ch, date(2026, 11, 21), now=NOW + timedelta(days=1))
+    assert saturday.is_empty and saturday.notice == WEEKEND_NOTICE
+    # One of the day's top papers already posted (say, in a topic section): Trending is the
+    # other four, not the four plus the sixth.
+    other = store.ensure_channel(Target.parse("discord:1/3"))
+    b.mark_sent(
+        other,
+        replace(friday, sections=[replace(friday.sections[0], papers=friday.papers[:1])]),
+        at=NOW,
+    )
+    assert [p.upvotes for p in b.build(other, DAY, now=NOW).papers] == [99, 98, 97, 96]
 
 
 def test_nothing_stored_yet(store: Store) -> None:
