@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from bot.config import ConfigError
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.models import Digest, Platform, Reply, Target
 
@@ -25,6 +26,11 @@ class Adapter(ABC):
     async def readiness(self) -> str | None:
         """None while the adapter can serve; else what is wrong, in a few words ("gateway not
         connected"). ``/readyz`` reports it. Adapters with no connection are always ready."""
+        return None
+
+    def send_problem(self) -> ConfigError | None:
+        """What posting would lack (a token), as the ConfigError posting would raise; None when
+        nothing is missing. Lets a command refuse before it changes anything."""
         return None
 
     @abstractmethod

@@ -216,9 +216,12 @@ def fetch(
     today = datetime.now(UTC).date()
     if (first or only or today) > today:
         raise UsageProblem("that date is in the future")
+    try:
+        days = days_to_fetch(today, only=only, since=first)
+    except ValueError as e:  # --since too far back
+        raise UsageProblem(str(e)) from None
     settings = load()
     with open_app(settings) as app:
-        days = days_to_fetch(today, only=only, since=first)
         report = asyncio.run(fetch_days(app, days, progress=sys.stderr.isatty()))
         if app.semantic is not None:  # vectors for what was fetched
             app.embed([p.id for p in app.store.papers_between(days[0], days[-1])])
@@ -316,6 +319,14 @@ def digest(
     }:
         raise UsageProblem(f"no webhook named {target.channel!r} in the config (webhooks:)")
     with open_app(settings) as app:
+        # The adapter first: a missing token or setting leaves no new channel behind, which
+        # would otherwise get a digest every day from then on.
+        try:
+            adapter = make_adapter(target.platform, AdapterContext(settings, Secrets(), app))
+        except ConfigError as e:
+            raise UsageProblem(str(e)) from None
+        if send and (problem := adapter.send_problem()) is not None:
+            raise UsageProblem(str(problem))
         ch = app.store.get_channel(target)
         if send and ch is None:
             ch = app.channel(target)
@@ -324,10 +335,6 @@ def digest(
 
             ch = Channel(target, Schedule(app.defaults.time, app.defaults.timezone))
         the_day = when or app.local_today(ch)
-        try:
-            adapter = make_adapter(target.platform, AdapterContext(settings, Secrets(), app))
-        except ConfigError as e:
-            raise UsageProblem(str(e)) from None
         if send:
             try:
                 result = asyncio.run(deliver(app.digests, ch, the_day, adapter))

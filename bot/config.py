@@ -24,14 +24,33 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
+    SettingsError,
 )
 
 from bot.models import Platform, Target, TargetError
 
 ENV_PREFIX = "PAPERS_BOT_"
+
+_YAML_INT = "tag:yaml.org,2002:int"
+# YAML 1.1's integers without its base-60 form, in which ``time: 10:30`` is the number 630.
+_DECIMAL_INT = re.compile(
+    r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+)
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that ``10:30`` is a string (as in YAML 1.2), so a time of
+    day needs no quotes."""
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML reads it from the class
+        first: [(tag, _DECIMAL_INT if tag == _YAML_INT else rx) for tag, rx in resolvers]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
 DEFAULT_CONFIG = Path("config.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///papers.db"
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -200,6 +219,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
     yaml_file: ClassVar[Path | None] = None
+    yaml_data: ClassVar[dict[str, Any] | None] = None
 
     database_url: str = DEFAULT_DATABASE_URL
     timezone: TimeZoneName = "UTC"
@@ -240,8 +260,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.yaml_file is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=cls.yaml_file))
+        if cls.yaml_data:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=cls.yaml_data))
         return tuple(sources)
 
 
@@ -293,6 +313,7 @@ def load_settings(
     explicit = path is not None
     yaml_path = Path(path) if path is not None else DEFAULT_CONFIG
     source = str(yaml_path)
+    data: Any = None
     if not yaml_path.exists():
         if explicit:
             raise ConfigError(f"{yaml_path}: no such config file")
@@ -301,7 +322,7 @@ def load_settings(
     else:
         yaml_path_or_none = yaml_path
         try:
-            data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+            data = yaml.load(yaml_path.read_text(encoding="utf-8"), Loader=YamlLoader)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -310,9 +331,25 @@ def load_settings(
             raise ConfigError(f"{yaml_path}: cannot read ({e.strerror})") from None
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{yaml_path}: the top level must be a mapping of keys")
-    settings_cls = type("_Settings", (Settings,), {"yaml_file": yaml_path_or_none})
+    settings_cls = type(
+        "_Settings", (Settings,), {"yaml_file": yaml_path_or_none, "yaml_data": data or None}
+    )
     try:
         settings: Settings = settings_cls(**(overrides or {}))
     except ValidationError as e:
         raise ConfigError(_format_error(e, source)) from None
+    except SettingsError as e:
+        raise ConfigError(_environment_error(e)) from None
     return settings
+
+
+def _environment_error(err: SettingsError) -> str:
+    """One line for a variable pydantic-settings could not read (a list or mapping that is not
+    JSON): the variables concerned by name, never their values."""
+    m = re.search(r'field "(\w+)"', str(err))
+    key = f"{ENV_PREFIX}{m[1]}".upper() if m else ENV_PREFIX
+    names = sorted(n for n in os.environ if n.upper() == key or n.upper().startswith(key + "__"))
+    return (
+        f"environment: {', '.join(names) or key + '*'}: not readable; a list or mapping set in"
+        f""" the environment is JSON, e.g. {ENV_PREFIX}SLACK__MANAGERS='["U0123", "U0456"]'"""
+    )

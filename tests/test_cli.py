@@ -250,6 +250,18 @@ def test_fetch_walks_days_against_a_fake_hugging_face(papers_bot: Run) -> None:
 def test_fetch_rejects_future_dates(papers_bot: Run) -> None:
     r = papers_bot("fetch", "--date", date(2999, 1, 1).isoformat())
     assert r.returncode == 2 and "future" in r.stderr
+    r = papers_bot("fetch", "--since", "1990-01-01")  # too far back: bad usage too
+    assert r.returncode == 2 and "at most" in r.stderr, r.stderr
+
+
+def test_a_send_without_a_token_leaves_no_channel(papers_bot: Run, saved_day: Path) -> None:
+    assert papers_bot("ingest", str(saved_day)).returncode == 0
+    for target, variable in (("slack:T9/C9", "SLACK_BOT_TOKEN"), ("discord:1/2", "DISCORD_TOKEN")):
+        r = papers_bot("digest", target, "--date", "2026-11-20", "--send")
+        assert r.returncode == 2 and f"{variable} is not set" in r.stderr, r.stderr
+    # Nothing was created that would get a digest every day from now on.
+    r = papers_bot("channels")
+    assert r.returncode == 0 and r.stdout.startswith("No channels yet"), r.stdout
 
 
 def test_db_upgrade(papers_bot: Run) -> None:

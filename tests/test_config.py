@@ -97,6 +97,36 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, text: str, expect
     assert "\n" not in message and message.startswith(str(path))
 
 
+def test_times_need_no_quotes(tmp_path: Path) -> None:
+    """YAML 1.1 reads an unquoted 10:30 as the number 630 (base 60); the config reads it as the
+    time it is, and numbers stay numbers."""
+    path = write(
+        tmp_path,
+        "digest: {time: 10:30, trending: 8}\nserver: {port: 0x1F90}\n"
+        "channels:\n  - id: slack:T1/C1\n    time: 7:05\n",
+    )
+    s = load_settings(path)
+    assert (s.digest.time, s.channels[0].time) == ("10:30", "07:05")
+    assert (s.digest.trending, s.server.port) == (8, 8080)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PAPERS_BOT_SLACK__MANAGERS", "U777"), ("PAPERS_BOT_CHANNELS", "slack:T7/C7")],
+)
+def test_a_list_in_the_environment_that_is_not_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, "timezone: UTC\n"))
+    message = str(info.value)
+    assert message.startswith(f"environment: {name}: ") and "JSON" in message
+    assert value not in message and "\n" not in message
+    monkeypatch.setenv(name, '["U0123"]' if "MANAGERS" in name else '[{"id": "slack:T1/C1"}]')
+    load_settings(write(tmp_path, "timezone: UTC\n"))
+
+
 def test_missing_explicit_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_settings(tmp_path / "nope.yaml")

@@ -56,12 +56,19 @@ class DiscordAdapter(Adapter):
         # discord.py builds every URL (REST, webhooks, interaction callbacks) from Route.BASE.
         Route.BASE = config.api_url.rstrip("/")
 
+    def send_problem(self) -> ConfigError | None:
+        if self._token:
+            return None
+        return ConfigError(
+            f"{TOKEN_NAME} is not set: Discord needs the bot token in the environment "
+            "(Developer Portal → your application → Bot → Reset Token)"
+        )
+
     def _require_token(self) -> str:
-        if not self._token:
-            raise ConfigError(
-                f"{TOKEN_NAME} is not set: Discord needs the bot token in the environment "
-                "(Developer Portal → your application → Bot → Reset Token)"
-            )
+        problem = self.send_problem()
+        if problem is not None:
+            raise problem
+        assert self._token is not None
         return self._token
 
     # -- gateway ----------------------------------------------------------------------------

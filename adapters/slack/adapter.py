@@ -266,6 +266,9 @@ class SlackAdapter(Adapter):
             ids.append(await self._post(token, target, body))
         return ids
 
+    def send_problem(self) -> ConfigError | None:
+        return self._credentials.problem(sending=True)
+
     async def token_for(self, team_id: str) -> str:
         """The bot token for workspace ``team_id``: SLACK_BOT_TOKEN, or its installation's.
         Only these are needed: ``papers-bot digest --send`` works without the app token."""
