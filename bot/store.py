@@ -482,6 +482,8 @@ class Store:
         (``new(column)``), and the condition that this changes anything."""
         col = table.c
         changes: dict[str, Any] = {c: new(c) for c in _COUNTS}
+        # A payload without the field says nothing about the stars (None), unlike a 0.
+        changes["github_stars"] = func.coalesce(new("github_stars"), col["github_stars"])
         for c in _FILL_IF_MISSING:
             changes[c] = func.coalesce(col[c], new(c))
         # Keywords and the texts that feed search come with the newest payload when it has them
@@ -494,8 +496,13 @@ class Store:
         )
         changes["title"] = new("title")
         changes["summary"] = func.coalesce(func.nullif(new("summary"), ""), col["summary"])
-        changes["authors"] = new("authors")
-        changes["authors_text"] = new("authors_text")
+        # So do the authors: a payload without them (null, or none that parse) keeps the known.
+        changes["authors"] = case(
+            (new("authors_text") != "", new("authors")), else_=col["authors"]
+        )
+        changes["authors_text"] = func.coalesce(
+            func.nullif(new("authors_text"), ""), col["authors_text"]
+        )
         changes["raw"] = func.coalesce(new("raw"), col["raw"])
         # JSON has no equality operator on PostgreSQL: compared as text.
         json_columns = {"authors", "ai_keywords", "raw"}

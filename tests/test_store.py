@@ -150,15 +150,24 @@ def test_an_older_payload_does_not_erase_newer_fields(store: Store) -> None:
         ai_keywords=["moe"],
         github_repo="https://github.com/example-lab/x",
         github_stars=10,
+        authors=["Ada Example", "Bo Sample", "Cy Placeholder"],
     )
     store.upsert_papers([rich])
-    bare = paper("2611.20001", "Rich", upvotes=5)
+    # No ai_* fields, no stars, no authors (null in the payload): what is known stays.
+    bare = paper("2611.20001", "Rich", upvotes=5, authors=[])
     store.upsert_papers([bare])
     got = store.get_paper("2611.20001")
     assert got is not None
     assert got.ai_summary == "Short." and got.ai_keywords == ["moe"]
     assert got.github_repo == "https://github.com/example-lab/x"
     assert got.upvotes == 5
+    assert got.github_stars == 10
+    assert got.authors == ["Ada Example", "Bo Sample", "Cy Placeholder"]
+    assert [h.paper.id for h in Searcher(store).search("Placeholder")] == ["2611.20001"]
+    # New authors and stars do replace the old.
+    store.upsert_papers([replace(bare, authors=["Di Dummy"], github_stars=12)])
+    got = store.get_paper("2611.20001")
+    assert got is not None and (got.authors, got.github_stars) == (["Di Dummy"], 12)
 
 
 def test_a_batch_larger_than_one_statement(store: Store) -> None:
