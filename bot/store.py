@@ -497,9 +497,7 @@ class Store:
         changes["title"] = new("title")
         changes["summary"] = func.coalesce(func.nullif(new("summary"), ""), col["summary"])
         # So do the authors: a payload without them (null, or none that parse) keeps the known.
-        changes["authors"] = case(
-            (new("authors_text") != "", new("authors")), else_=col["authors"]
-        )
+        changes["authors"] = case((new("authors_text") != "", new("authors")), else_=col["authors"])
         changes["authors_text"] = func.coalesce(
             func.nullif(new("authors_text"), ""), col["authors_text"]
         )
