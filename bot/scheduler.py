@@ -402,8 +402,11 @@ class DigestScheduler:
             return
         except UNAVAILABLE as e:
             # Give the claim back, so the next pass resumes it (with the same nonce) at once.
+            # Before posting this was no posting attempt, and it does not count as one.
             self._db_unavailable(e)
-            await self._record(self.ledger.release, claim, self.app.clock())
+            await self._record(
+                self.ledger.release, claim, self.app.clock(), posting_started=started is not None
+            )
             return
         except Exception as e:
             self._observe(platform, started)

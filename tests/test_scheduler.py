@@ -9,16 +9,18 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from adapters.memory import MemoryAdapter
 from bot.app import App
 from bot.config import Settings
 from bot.delivery import digest_plan
 from bot.ledger import GAVE_UP, SENT, SKIPPED, Ledger
-from bot.models import Platform, Schedule, Target
+from bot.models import Digest, Platform, Schedule, Target
 from bot.scheduler import DigestScheduler, cron_trigger, due_at, last_due
 from bot.store import Store
 from tests.factories import corpus
@@ -202,6 +204,32 @@ def test_a_crash_between_posting_and_recording_is_not_a_duplicate(
     clock.now += timedelta(minutes=6)
     reconcile(sched)
     assert len(memory.posted) == 1  # the same nonce: not posted again
+    assert sched.ledger.status(ch.id, day) == SENT
+
+
+def test_database_blips_before_posting_use_up_no_attempts(
+    world: tuple[App, Clock, MemoryAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, clock, memory = world
+    target = due_channel(app, "memory:blips", clock, minutes_ago=2)
+    build = app.digests.build
+    blips = [8]  # more than a delivery's attempts
+
+    def flaky_build(*args: Any, **kwargs: Any) -> Digest:
+        if blips[0] > 0:
+            blips[0] -= 1
+            raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(app.digests, "build", flaky_build)
+    sched = scheduler(app, memory)
+    for _ in range(10):
+        reconcile(sched)
+        clock.now += timedelta(minutes=1)
+    assert blips == [0] and len(memory.posted) == 1
+    ch = app.store.get_channel(target)
+    assert ch is not None and ch.id is not None
+    day = last_due(ch.schedule, clock.now)[0]  # type: ignore[index]
     assert sched.ledger.status(ch.id, day) == SENT
 
 
