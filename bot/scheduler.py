@@ -283,8 +283,14 @@ class DigestScheduler:
             if found is None:
                 continue
             day, when = found
-            if ch.changed_at is not None and when < ch.changed_at:
-                continue  # scheduled (or created) after that time: the next one is theirs
+            if (
+                ch.schedule_changed_at is not None
+                and when < ch.schedule_changed_at
+                and (ch.id, day) not in rows
+            ):
+                # Scheduled (or created, or resumed) after that time: the next one is theirs.
+                # A digest already in the ledger for that day was due before, and is retried.
+                continue
             if rows.get((ch.id, day)) in DONE:
                 continue
             if now - when > self.grace:
