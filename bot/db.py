@@ -123,6 +123,9 @@ class ChannelRow(Base):
     config_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the schedule itself (time, timezone, weekdays, paused) last changed: a digest due
+    # before then is not owed. Not ``updated_at``, which any change bumps (a topic in the config).
+    schedule_changed_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
 class SubscriptionRow(Base):

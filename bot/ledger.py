@@ -108,6 +108,7 @@ class Ledger:
                     .execution_options(synchronize_session=False)
                 ).first()
             if taken is None:
+                self._give_up_abandoned(channel_id, digest_date, now)
                 return None
         with self.store.session() as s:
             row = s.scalar(
@@ -125,6 +126,40 @@ class Ledger:
                 )
             return Claim(
                 row.id, channel_id, digest_date, row.nonce, row.attempts, row.due_at, row.plan
+            )
+
+    def _give_up_abandoned(self, channel_id: int, digest_date: date, now: datetime) -> None:
+        """A claim whose lease ran out on its last allowed attempt (its process crashed, or a
+        database outage outlasted its posting) can be neither taken over nor settled by anyone:
+        record it as given up, as `failed` does after the last attempt, rather than leave it
+        claimed for ever. Its owner, if still alive, can no longer renew it, so never posts."""
+        with self.store.session() as s:
+            row = s.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.channel_id == channel_id,
+                    DeliveryRow.digest_date == digest_date,
+                    DeliveryRow.status.in_((CLAIMED, FAILED)),
+                    DeliveryRow.lease_until < now,
+                    DeliveryRow.attempts >= self.max_attempts,
+                )
+                .values(
+                    status=GAVE_UP,
+                    error="the last attempt did not finish before its lease ran out",
+                    lease_until=None,
+                    updated_at=now,
+                )
+                .returning(DeliveryRow.attempts, DeliveryRow.claimed_by)
+                .execution_options(synchronize_session=False)
+            ).first()
+        if row is not None:
+            log.warning(
+                "gave up the digest for channel %s on %s: attempt %d (by %s) did not finish "
+                "and no attempts are left",
+                channel_id,
+                digest_date,
+                row.attempts,
+                row.claimed_by,
             )
 
     def _settle(self, claim: Claim, **values: Any) -> bool:
@@ -158,9 +193,30 @@ class Ledger:
         self._settle(claim, status=FAILED, error=error[:2000], lease_until=retry_at)
         return FAILED
 
-    def release(self, claim: Claim, now: datetime) -> None:
-        """Give a claim back (shutting down before sending) so another process takes it now."""
-        self._settle(claim, lease_until=now - timedelta(seconds=1))
+    def release(self, claim: Claim, now: datetime, *, posting_started: bool = False) -> None:
+        """Give a claim back (shutting down, or the database failing, before sending) so
+        another process takes it now.
+
+        A claim released before posting started posted nothing, so its attempt is given back:
+        database outages do not use up the attempts a digest has to be posted, and the next
+        claim resumes (checks what was already posted) only when an earlier one may have
+        posted. Once posting started the attempt counts, for that very reason. Only this claim
+        is released: not one taken over meanwhile (by another process, with more attempts)."""
+        values: dict[str, Any] = {"lease_until": now - timedelta(seconds=1)}
+        if not posting_started:
+            values["attempts"] = DeliveryRow.attempts - 1
+        with self.store.session() as s:
+            s.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == claim.id,
+                    DeliveryRow.claimed_by == self.owner,
+                    DeliveryRow.status == CLAIMED,
+                    DeliveryRow.attempts == claim.attempt,
+                )
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
 
     def renew(self, claim: Claim, now: datetime) -> bool:
         """Extend this process's lease right before posting; False when the claim was taken

@@ -261,8 +261,9 @@ class Channel:
     schedule: Schedule
     topics: list[str] = field(default_factory=list)
     id: int | None = None
-    # When the channel or its schedule last changed; digests due before then are not owed.
-    changed_at: datetime | None = None
+    # When the channel was created or its schedule last changed (its time, time zone, weekdays
+    # or pause); digests due before then are not owed. Its topics do not count.
+    schedule_changed_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -283,8 +283,14 @@ class DigestScheduler:
             if found is None:
                 continue
             day, when = found
-            if ch.changed_at is not None and when < ch.changed_at:
-                continue  # scheduled (or created) after that time: the next one is theirs
+            if (
+                ch.schedule_changed_at is not None
+                and when < ch.schedule_changed_at
+                and (ch.id, day) not in rows
+            ):
+                # Scheduled (or created, or resumed) after that time: the next one is theirs.
+                # A digest already in the ledger for that day was due before, and is retried.
+                continue
             if rows.get((ch.id, day)) in DONE:
                 continue
             if now - when > self.grace:
@@ -402,8 +408,11 @@ class DigestScheduler:
             return
         except UNAVAILABLE as e:
             # Give the claim back, so the next pass resumes it (with the same nonce) at once.
+            # Before posting this was no posting attempt, and it does not count as one.
             self._db_unavailable(e)
-            await self._record(self.ledger.release, claim, self.app.clock())
+            await self._record(
+                self.ledger.release, claim, self.app.clock(), posting_started=started is not None
+            )
             return
         except Exception as e:
             self._observe(platform, started)

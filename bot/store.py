@@ -306,8 +306,31 @@ def _row_to_channel(row: ChannelRow, topics: list[str]) -> Channel:
         ),
         topics=topics,
         id=row.id,
-        changed_at=row.updated_at,
+        schedule_changed_at=row.schedule_changed_at,
     )
+
+
+def _apply_schedule(
+    row: ChannelRow,
+    *,
+    time: str | None = None,
+    timezone: str | None = None,
+    weekdays_only: bool | None = None,
+    paused: bool | None = None,
+) -> None:
+    """Set the parts of ``row``'s schedule given; when that changes it, note when (a digest
+    due before the change is not owed; one due before a mere config or topic change is)."""
+    before = (row.post_time, row.timezone, row.weekdays_only, row.paused)
+    if time is not None:
+        row.post_time = time
+    if timezone is not None:
+        row.timezone = timezone
+    if weekdays_only is not None:
+        row.weekdays_only = weekdays_only
+    if paused is not None:
+        row.paused = paused
+    if (row.post_time, row.timezone, row.weekdays_only, row.paused) != before:
+        row.schedule_changed_at = utcnow()
 
 
 class Store:
@@ -676,14 +699,10 @@ class Store:
         with self.session() as s:
             row = self._channel_row(s, target)
             assert row is not None
-            if time is not None:
-                row.post_time = time
-            if timezone is not None:
-                row.timezone = timezone
-            if weekdays_only is not None:
-                row.weekdays_only = weekdays_only
+            _apply_schedule(
+                row, time=time, timezone=timezone, weekdays_only=weekdays_only, paused=paused
+            )
             if paused is not None:
-                row.paused = paused
                 row.pause_reason = pause_reason if paused else None
             s.flush()
             return _row_to_channel(row, self._topics(s, row.id))
@@ -744,10 +763,13 @@ class Store:
                     row = ChannelRow(target=str(target), platform=str(target.platform))
                     s.add(row)
                 previous = row.config_snapshot or {}
-                row.post_time = spec["time"]
-                row.timezone = spec["timezone"]
-                row.weekdays_only = bool(spec.get("weekdays_only", False))
-                row.paused = bool(spec.get("paused", False))
+                _apply_schedule(
+                    row,
+                    time=spec["time"],
+                    timezone=spec["timezone"],
+                    weekdays_only=bool(spec.get("weekdays_only", False)),
+                    paused=bool(spec.get("paused", False)),
+                )
                 row.pause_reason = None
                 row.config_snapshot = snapshot
                 s.flush()
@@ -810,8 +832,7 @@ class Store:
 
     def clear_channel_pause(self, target: Target) -> None:
         with self.session() as s:
-            s.execute(
-                update(ChannelRow)
-                .where(ChannelRow.target == str(target))
-                .values(paused=False, pause_reason=None)
-            )
+            row = self._channel_row(s, target)
+            if row is not None:
+                _apply_schedule(row, paused=False)
+                row.pause_reason = None

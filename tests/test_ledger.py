@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from bot.ledger import FAILED, GAVE_UP, SENT, SKIPPED, Ledger
+import pytest
+
+from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, Ledger
 from bot.models import Target
 from bot.store import Store
 
@@ -107,3 +110,59 @@ def test_permanent_failure_and_skip_and_release(store: Store) -> None:
     assert claim is not None
     ledger.release(claim, T0)
     assert Ledger(store, "b").claim(cid, third, due_at=T0, now=T0) is not None
+
+
+def test_a_claim_released_before_posting_gives_its_attempt_back(store: Store) -> None:
+    cid = channel_id(store)
+    ledger = Ledger(store, "a", max_attempts=3)
+    now = T0
+    # Database blips while preparing the digest, more than there are attempts: none counts.
+    for _ in range(5):
+        claim = ledger.claim(cid, DAY, due_at=T0, now=now)
+        assert claim is not None and claim.attempt == 1
+        ledger.release(claim, now)
+        now += timedelta(minutes=1)
+    first = ledger.claim(cid, DAY, due_at=T0, now=now)
+    assert first is not None and first.attempt == 1
+    # Once posting started the attempt counts: the next one must resume, not post again.
+    ledger.release(first, now, posting_started=True)
+    second = ledger.claim(cid, DAY, due_at=T0, now=now)
+    assert second is not None and second.attempt == 2 and second.nonce == first.nonce
+    ledger.sent(second, ["m1"], now)
+    assert ledger.status(cid, DAY) == SENT
+
+
+def test_a_stale_release_leaves_the_takeover_alone(store: Store) -> None:
+    cid = channel_id(store)
+    slow = Ledger(store, "slow", lease_seconds=300)
+    stale = slow.claim(cid, DAY, due_at=T0, now=T0)
+    assert stale is not None
+    other = Ledger(store, "other", lease_seconds=300)
+    taken = other.claim(cid, DAY, due_at=T0, now=T0 + timedelta(seconds=301))
+    assert taken is not None and taken.attempt == 2
+    slow.release(stale, T0 + timedelta(seconds=302))
+    # Still the other's, leased and with both attempts counted.
+    third = Ledger(store, "third")
+    assert third.claim(cid, DAY, due_at=T0, now=T0 + timedelta(seconds=303)) is None
+    other.release(taken, T0 + timedelta(seconds=304))
+    again = other.claim(cid, DAY, due_at=T0, now=T0 + timedelta(seconds=305))
+    assert again is not None and again.attempt == 2
+
+
+def test_an_abandoned_last_attempt_is_given_up_once_and_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    cid = channel_id(store)
+    ledger = Ledger(store, "a", lease_seconds=300, max_attempts=2)
+    assert ledger.claim(cid, DAY, due_at=T0, now=T0) is not None  # crashed
+    last = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=6))
+    assert last is not None and last.attempt == 2  # crashed too
+    assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=10)) is None
+    assert ledger.status(cid, DAY) == CLAIMED  # its lease has not run out yet
+    with caplog.at_level(logging.WARNING):
+        assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=12)) is None
+        assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=13)) is None
+    assert ledger.status(cid, DAY) == GAVE_UP
+    assert sum("gave up the digest" in r.message for r in caplog.records) == 1
+    # Its owner, were it only slow, can no longer post it.
+    assert not ledger.renew(last, T0 + timedelta(minutes=14))

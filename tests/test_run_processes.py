@@ -82,7 +82,10 @@ def setup_world(
     # The channels were declared yesterday: today's digest is owed to them.
     engine = create_engine(normalize_url(db_url))
     with engine.begin() as conn:
-        conn.execute(text("UPDATE channels SET updated_at = :t"), {"t": due - timedelta(days=1)})
+        conn.execute(
+            text("UPDATE channels SET updated_at = :t, schedule_changed_at = :t"),
+            {"t": due - timedelta(days=1)},
+        )
     engine.dispose()
     return path, env
 

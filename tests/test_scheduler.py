@@ -9,16 +9,19 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from adapters.memory import MemoryAdapter
 from bot.app import App
 from bot.config import Settings
-from bot.delivery import digest_plan
-from bot.ledger import GAVE_UP, SENT, SKIPPED, Ledger
-from bot.models import Platform, Schedule, Target
+from bot.delivery import DeliveryError, digest_plan
+from bot.ledger import FAILED, GAVE_UP, SENT, SKIPPED, Ledger
+from bot.models import Digest, Platform, Schedule, Target
 from bot.scheduler import DigestScheduler, cron_trigger, due_at, last_due
 from bot.store import Store
 from tests.factories import corpus
@@ -203,6 +206,110 @@ def test_a_crash_between_posting_and_recording_is_not_a_duplicate(
     reconcile(sched)
     assert len(memory.posted) == 1  # the same nonce: not posted again
     assert sched.ledger.status(ch.id, day) == SENT
+
+
+def test_database_blips_before_posting_use_up_no_attempts(
+    world: tuple[App, Clock, MemoryAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, clock, memory = world
+    target = due_channel(app, "memory:blips", clock, minutes_ago=2)
+    build = app.digests.build
+    blips = [8]  # more than a delivery's attempts
+
+    def flaky_build(*args: Any, **kwargs: Any) -> Digest:
+        if blips[0] > 0:
+            blips[0] -= 1
+            raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(app.digests, "build", flaky_build)
+    sched = scheduler(app, memory)
+    for _ in range(10):
+        reconcile(sched)
+        clock.now += timedelta(minutes=1)
+    assert blips == [0] and len(memory.posted) == 1
+    ch = app.store.get_channel(target)
+    assert ch is not None and ch.id is not None
+    day = last_due(ch.schedule, clock.now)[0]  # type: ignore[index]
+    assert sched.ledger.status(ch.id, day) == SENT
+
+
+def declared_long_ago(app: App, target: Target, spec: dict[str, Any]) -> None:
+    """``target`` as the config declares it, with its schedule last changed two days ago."""
+    app.store.seed_channels([(target, spec)])
+    with app.store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE channels SET updated_at = :t, schedule_changed_at = :t"
+                " WHERE target = :target"
+            ),
+            {
+                "t": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2),
+                "target": str(target),
+            },
+        )
+
+
+def test_a_config_change_that_keeps_the_schedule_does_not_drop_a_due_digest(
+    world: tuple[App, Clock, MemoryAdapter],
+) -> None:
+    app, clock, memory = world
+    clock.now = datetime.now(UTC)  # what changes the channel now comes after the due time
+    target = Target.parse("memory:redeployed")
+    due = (clock.now - timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Berlin"))
+    spec = {"time": f"{due:%H:%M}", "timezone": "Europe/Berlin", "topics": ["diffusion models"]}
+    declared_long_ago(app, target, spec)
+    # Down at the due time; the restart's config adds a topic, and the digest is still owed.
+    app.store.seed_channels([(target, {**spec, "topics": ["diffusion models", "agents"]})])
+    reconcile(scheduler(app, memory, "restarted"))
+    assert [str(p.target) for p in memory.posted] == ["memory:redeployed"]
+
+
+def test_a_failed_digest_is_retried_after_its_schedule_changes(
+    world: tuple[App, Clock, MemoryAdapter],
+) -> None:
+    app, clock, memory = world
+    clock.now = datetime.now(UTC)
+    target = Target.parse("memory:retried")
+    due = (clock.now - timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Berlin"))
+    spec = {"time": f"{due:%H:%M}", "timezone": "Europe/Berlin", "topics": ["diffusion models"]}
+    declared_long_ago(app, target, spec)
+    sched = scheduler(app, memory)
+    send, failing = memory.send_digest, [True]
+
+    async def flaky(digest: Digest, **kwargs: Any) -> list[str]:
+        if failing[0]:
+            raise DeliveryError("HTTP 503 from Slack")
+        return await send(digest, **kwargs)
+
+    memory.send_digest = flaky  # type: ignore[method-assign]
+    reconcile(sched)
+    ch = app.store.get_channel(target)
+    assert ch is not None and ch.id is not None
+    day = last_due(ch.schedule, clock.now)[0]  # type: ignore[index]
+    assert sched.ledger.status(ch.id, day) == FAILED
+    # The schedule changes after the due time (the same instant, in another zone's name); the
+    # digest that was due and failed is still owed, and retried.
+    app.store.set_schedule(target, timezone="Europe/Paris")
+    failing[0] = False
+    clock.now += timedelta(minutes=2)
+    reconcile(sched)
+    assert [str(p.target) for p in memory.posted] == ["memory:retried"]
+    assert sched.ledger.status(ch.id, day) == SENT
+
+
+def test_a_digest_due_before_its_schedule_changed_is_not_owed(
+    world: tuple[App, Clock, MemoryAdapter],
+) -> None:
+    app, clock, memory = world
+    clock.now = datetime.now(UTC)
+    target = Target.parse("memory:moved")
+    due = (clock.now - timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Berlin"))
+    spec = {"time": f"{due + timedelta(hours=1):%H:%M}", "timezone": "Europe/Berlin"}
+    declared_long_ago(app, target, spec)
+    app.store.set_schedule(target, time=f"{due:%H:%M}")  # moved to a time already past
+    reconcile(scheduler(app, memory))
+    assert memory.posted == []
 
 
 def test_a_gone_channel_is_paused_and_the_others_carry_on(

@@ -127,7 +127,10 @@ def seed(world: World, config: Path) -> None:
     world.run("--config", str(config), "ingest", *samples, code=0)
     engine = create_engine(normalize_url(world.db_url))
     with engine.begin() as conn:  # declared yesterday: today's digest is owed
-        conn.execute(text("UPDATE channels SET updated_at = :t"), {"t": datetime(2020, 1, 1)})
+        conn.execute(
+            text("UPDATE channels SET updated_at = :t, schedule_changed_at = :t"),
+            {"t": datetime(2020, 1, 1)},
+        )
     engine.dispose()
 
 

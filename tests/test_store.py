@@ -240,6 +240,62 @@ def test_config_seeding_keeps_command_changes_until_the_config_changes(store: St
     assert sorted(ch.topics) == ["3D reconstruction", "diffusion models", "robotics"]
 
 
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _schedule_changed_long_ago(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE channels SET schedule_changed_at = :t"), {"t": datetime(2020, 1, 1)}
+        )
+
+
+def _schedule_changed_at(store: Store) -> datetime | None:
+    ch = store.get_channel(SLACK)
+    assert ch is not None
+    return ch.schedule_changed_at
+
+
+def test_only_a_schedule_change_counts_as_one(store: Store) -> None:
+    spec = {"time": "09:30", "timezone": "Europe/Berlin", "topics": ["diffusion models"]}
+    store.seed_channels([(SLACK, spec)])
+    assert (_schedule_changed_at(store) or LONG_AGO) > datetime.now(UTC) - timedelta(minutes=1)
+    _schedule_changed_long_ago(store)
+    # Topics, from commands or the config, and a schedule set to what it was: no change.
+    store.subscribe(SLACK, "robotics")
+    store.unsubscribe(SLACK, "diffusion models")
+    assert store.seed_channels([(SLACK, {**spec, "topics": ["MoE"]})]) == 1
+    store.set_schedule(SLACK, time="09:30", timezone="Europe/Berlin", paused=False)
+    assert _schedule_changed_at(store) == LONG_AGO
+    # Each part of the schedule, from a command or the config: a change.
+    for change in (
+        lambda: store.set_schedule(SLACK, time="10:00"),
+        lambda: store.set_schedule(SLACK, timezone="Asia/Tokyo"),
+        lambda: store.set_schedule(SLACK, weekdays_only=True),
+        lambda: store.set_schedule(SLACK, paused=True, pause_reason="channel_not_found"),
+        lambda: store.clear_channel_pause(SLACK),
+        lambda: store.seed_channels([(SLACK, {**spec, "time": "08:00"})]),
+    ):
+        before = datetime.now(UTC)
+        change()
+        assert (_schedule_changed_at(store) or LONG_AGO) >= before
+        _schedule_changed_long_ago(store)
+
+
+def test_the_migration_takes_schedule_changes_from_the_last_change(store: Store) -> None:
+    store.set_schedule(SLACK, time="07:15")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+        conn.execute(text("UPDATE channels SET updated_at = :t"), {"t": datetime(2020, 1, 1)})
+        command.upgrade(cfg, "head")
+    assert _schedule_changed_at(store) == LONG_AGO
+    ch = store.get_channel(SLACK)
+    assert ch is not None and ch.schedule.time == "07:15"
+
+
 def test_posted_window(store: Store) -> None:
     ch = store.ensure_channel(SLACK)
     assert ch.id is not None
