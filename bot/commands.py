@@ -62,6 +62,7 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _WEEKDAY_WORDS = {"weekdays", "weekday", "workdays", "mon-fri", "monday-friday"}
 _EVERYDAY_WORDS = {"daily", "everyday", "every-day", "all", "alldays", "all-days"}
 _TZ_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC"}
+_QUOTES = "\"'“”‘’"
 
 
 class CommandError(Exception):
@@ -246,7 +247,10 @@ class CommandHandler:
 
     @staticmethod
     def _topic(command: Command, verb: str) -> str:
-        topic = clean_text(command.arg).strip("\"'“”‘’")
+        topic = clean_text(command.arg)
+        # Quotes around the topic go, and so does the space they held: `" "` is no topic.
+        while (inner := clean_text(topic.strip(_QUOTES))) != topic:
+            topic = inner
         if not topic:
             raise CommandError(f"Which topic? For example: `/papers {verb} diffusion models`.")
         if len(topic) > MAX_TOPIC_LENGTH:

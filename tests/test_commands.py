@@ -78,6 +78,19 @@ def test_subscribe_unsubscribe_topics(app: App) -> None:
     assert r.kind is ReplyKind.CONFIRM
 
 
+def test_quotes_or_space_alone_are_no_topic(app: App) -> None:
+    say(app, "subscribe diffusion")
+    for verb in ("subscribe", "unsubscribe", "search"):
+        for arg in ('" "', "“ ”", "' '", '"  "', '" \' "', '""""', "\x00"):
+            r = app.commands.handle(f"{verb} {arg}", HERE)
+            assert r.kind is ReplyKind.ERROR and f"/papers {verb} diffusion" in r.text, (verb, arg)
+    r = app.commands.handle('" "', HERE)
+    assert r.kind is ReplyKind.ERROR and "Which topic" in r.text
+    assert app.store.get_channel(HERE.target).topics == ["diffusion"]  # type: ignore[union-attr]
+    r = app.commands.handle('subscribe " graph  neural networks "', HERE)
+    assert r.kind is ReplyKind.CONFIRM and "“graph neural networks”" in r.text
+
+
 def test_schedule(app: App) -> None:
     r = app.commands.handle("schedule 9:30 europe/berlin weekdays", HERE)
     assert r.kind is ReplyKind.CONFIRM and not r.ephemeral
