@@ -42,6 +42,27 @@ SUBCOMMANDS = (
     "help",
 )
 SETTINGS_COMMANDS = frozenset({"subscribe", "unsubscribe", "schedule"})
+# Other words for a subcommand, taken only when nothing follows them.
+_ALONE = {
+    "?": "help",
+    "-h": "help",
+    "--help": "help",
+    "usage": "help",
+    "list": "topics",
+    "subscriptions": "topics",
+    "settings": "topics",
+    "status": "topics",
+    "preview": "digest",
+}
+_TRENDING_WORDS = frozenset({"top", "hot", "today"})  # alone, or with a count
+# Words people may mean as subscribe / unsubscribe: they search, with a hint at the command.
+_CHANGE_WORDS = {
+    "sub": "subscribe",
+    "add": "subscribe",
+    "follow": "subscribe",
+    "unsub": "unsubscribe",
+    "remove": "unsubscribe",
+}
 
 HELP_TEXT = """\
 /papers — Hugging Face Daily Papers, right here.
@@ -129,27 +150,22 @@ def parse(text: str) -> Command:
     rest = rest.strip()
     if word in SUBCOMMANDS:
         return Command(word, rest)
-    if word in ("?", "-h", "--help", "usage"):
-        return Command("help")
-    if word in ("unsub", "remove"):
-        return Command("unsubscribe", rest)
-    if word in ("sub", "follow", "add"):
-        return Command("subscribe", rest)
-    if word in ("top", "hot", "today"):
+    # Shortcuts stand alone (trending ones may take a count): with words after them, they are
+    # part of a search, so "list decoding" or "top k sampling" search as typed.
+    if not rest and word in _ALONE:
+        return Command(_ALONE[word])
+    if word in _TRENDING_WORDS and (not rest or _INT_RE.match(rest)):
         return Command("trending", rest)
-    if word in ("list", "subscriptions", "settings", "status"):
-        return Command("topics", rest)
-    if word in ("preview",):
-        return Command("digest", rest)
-    # Anything else is a topic to search for; a near-miss of a subcommand earns a hint.
-    hint = None
-    if rest and len(word) >= 4:
+    # Anything else is a topic to search for. A word that would change the channel is never a
+    # shortcut ("remove background" searches); it, or a near-miss of a subcommand, earns a hint.
+    meant = _CHANGE_WORDS.get(word)
+    if meant is None and rest and len(word) >= 4:
         best = process.extractOne(word, SUBCOMMANDS, scorer=Levenshtein.distance, score_cutoff=2)
-        if best is not None:
-            hint = (
-                f"Searched for “{shorten(text, 80)}”. "
-                f"Did you mean `/papers {best[0]} {shorten(rest, 60)}`?"
-            )
+        meant = best[0] if best is not None else None
+    hint = None
+    if meant is not None:
+        example = shorten(rest, 60) if rest else "<topic>"
+        hint = f"Searched for “{shorten(text, 80)}”. Did you mean `/papers {meant} {example}`?"
     return Command("search", text, hint=hint)
 
 

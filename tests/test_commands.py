@@ -91,6 +91,20 @@ def test_quotes_or_space_alone_are_no_topic(app: App) -> None:
     assert r.kind is ReplyKind.CONFIRM and "“graph neural networks”" in r.text
 
 
+def test_shortcut_words_with_a_topic_search_and_change_nothing(app: App) -> None:
+    say(app, "subscribe background")
+    for text in ("remove background", "unsub background", "add noise", "follow the leader"):
+        r = app.commands.handle(text, HERE)
+        assert r.kind is not ReplyKind.CONFIRM and r.ephemeral, text
+        assert "Did you mean `/papers " in r.text, text
+    assert app.store.get_channel(HERE.target).topics == ["background"]  # type: ignore[union-attr]
+    for text in ("top k sampling", "today in robotics", "list decoding", "status of LLM agents"):
+        r = app.commands.handle(text, HERE)
+        assert r.kind is ReplyKind.RESULTS or "No papers match" in r.text, text
+    assert "Topics followed here" in say(app, "list")
+    assert len(app.commands.handle("top 2", HERE).papers) == 2
+
+
 def test_schedule(app: App) -> None:
     r = app.commands.handle("schedule 9:30 europe/berlin weekdays", HERE)
     assert r.kind is ReplyKind.CONFIRM and not r.ephemeral
