@@ -79,6 +79,7 @@ HELP_TEXT = """\
 SORRY = "Sorry, something went wrong on my side while answering that. Please try again in a minute."
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
+_AMPM_RE = re.compile(r"(\d)\s+(am|pm)\b", re.IGNORECASE)  # "9:30 pm" is "9:30pm"
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _WEEKDAY_WORDS = {"weekdays", "weekday", "workdays", "mon-fri", "monday-friday"}
 _EVERYDAY_WORDS = {"daily", "everyday", "every-day", "all", "alldays", "all-days"}
@@ -376,7 +377,7 @@ class CommandHandler:
         )
 
     def _schedule(self, command: Command, who: Invocation) -> Reply:
-        words = command.arg.split()
+        words = _AMPM_RE.sub(r"\1\2", command.arg).split()
         if not words:
             channel = self._channel(who)
             return Reply(
@@ -399,15 +400,22 @@ class CommandHandler:
                 kind=ReplyKind.CONFIRM,
                 ephemeral=False,
             )
-        time = parse_time(words[0])
+        # Any part may be left out (Discord sends only the options that were set), and only the
+        # parts given change. The time is a word shaped like one, or the first word when that
+        # is no time zone (so "soon" is told about `HH:MM`).
+        time: str | None = None
         timezone: str | None = None
         weekdays: bool | None = None
-        for word in words[1:]:
+        for i, word in enumerate(words):
             low = word.casefold()
             if low in _WEEKDAY_WORDS:
                 weekdays = True
             elif low in _EVERYDAY_WORDS:
                 weekdays = False
+            elif time is None and (
+                _TIME_RE.match(word) or (i == 0 and low not in _zones() and "/" not in word)
+            ):
+                time = parse_time(word)
             elif timezone is None:
                 timezone = parse_timezone(word)
             else:

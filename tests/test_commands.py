@@ -121,9 +121,35 @@ def test_schedule(app: App) -> None:
         ("schedule 9:30 Mars/Base", "IANA"),
         ("schedule 9:30 UTC UTC", "didn't understand"),
         ("schedule soon", "HH:MM"),
+        ("schedule soon weekdays", "HH:MM"),
+        ("schedule 9 amsterdam", "HH:MM"),
+        ("schedule Mars/Base", "IANA"),
+        ("schedule Europe/Berlinn", "Did you mean `Europe/Berlin`?"),
+        ("schedule weekdays UTC UTC", "didn't understand"),
     ]:
         r = app.commands.handle(bad, HERE)
         assert r.kind is ReplyKind.ERROR and hint in r.text, bad
+
+
+def test_schedule_parts_alone_change_only_themselves(app: App) -> None:
+    def schedule() -> tuple[str, str, bool, bool]:
+        ch = app.store.get_channel(HERE.target)
+        assert ch is not None
+        s = ch.schedule
+        return s.time, s.timezone, s.weekdays_only, s.paused
+
+    say(app, "schedule 07:15")
+    for text, expected in [
+        ("schedule Europe/Berlin", ("07:15", "Europe/Berlin", False, False)),
+        ("schedule weekdays", ("07:15", "Europe/Berlin", True, False)),
+        ("schedule daily america/new_york", ("07:15", "America/New_York", False, False)),
+        ("schedule 9:30 pm", ("21:30", "America/New_York", False, False)),
+        ("schedule 8 AM utc weekdays", ("08:00", "UTC", True, False)),
+        ("schedule UTC 6:45pm", ("18:45", "UTC", True, False)),
+    ]:
+        r = app.commands.handle(text, HERE)
+        assert r.kind is ReplyKind.CONFIRM and "Scheduled" in r.text, (text, r.text)
+        assert schedule() == expected, text
 
 
 def test_channel_changes_notify_listeners(app: App) -> None:
