@@ -42,6 +42,27 @@ SUBCOMMANDS = (
     "help",
 )
 SETTINGS_COMMANDS = frozenset({"subscribe", "unsubscribe", "schedule"})
+# Other words for a subcommand, taken only when nothing follows them.
+_ALONE = {
+    "?": "help",
+    "-h": "help",
+    "--help": "help",
+    "usage": "help",
+    "list": "topics",
+    "subscriptions": "topics",
+    "settings": "topics",
+    "status": "topics",
+    "preview": "digest",
+}
+_TRENDING_WORDS = frozenset({"top", "hot", "today"})  # alone, or with a count
+# Words people may mean as subscribe / unsubscribe: they search, with a hint at the command.
+_CHANGE_WORDS = {
+    "sub": "subscribe",
+    "add": "subscribe",
+    "follow": "subscribe",
+    "unsub": "unsubscribe",
+    "remove": "unsubscribe",
+}
 
 HELP_TEXT = """\
 /papers — Hugging Face Daily Papers, right here.
@@ -58,10 +79,12 @@ HELP_TEXT = """\
 SORRY = "Sorry, something went wrong on my side while answering that. Please try again in a minute."
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
+_AMPM_RE = re.compile(r"(\d)\s+(am|pm)\b", re.IGNORECASE)  # "9:30 pm" is "9:30pm"
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _WEEKDAY_WORDS = {"weekdays", "weekday", "workdays", "mon-fri", "monday-friday"}
 _EVERYDAY_WORDS = {"daily", "everyday", "every-day", "all", "alldays", "all-days"}
 _TZ_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC"}
+_QUOTES = "\"'“”‘’"
 
 
 class CommandError(Exception):
@@ -128,27 +151,22 @@ def parse(text: str) -> Command:
     rest = rest.strip()
     if word in SUBCOMMANDS:
         return Command(word, rest)
-    if word in ("?", "-h", "--help", "usage"):
-        return Command("help")
-    if word in ("unsub", "remove"):
-        return Command("unsubscribe", rest)
-    if word in ("sub", "follow", "add"):
-        return Command("subscribe", rest)
-    if word in ("top", "hot", "today"):
+    # Shortcuts stand alone (trending ones may take a count): with words after them, they are
+    # part of a search, so "list decoding" or "top k sampling" search as typed.
+    if not rest and word in _ALONE:
+        return Command(_ALONE[word])
+    if word in _TRENDING_WORDS and (not rest or _INT_RE.match(rest)):
         return Command("trending", rest)
-    if word in ("list", "subscriptions", "settings", "status"):
-        return Command("topics", rest)
-    if word in ("preview",):
-        return Command("digest", rest)
-    # Anything else is a topic to search for; a near-miss of a subcommand earns a hint.
-    hint = None
-    if rest and len(word) >= 4:
+    # Anything else is a topic to search for. A word that would change the channel is never a
+    # shortcut ("remove background" searches); it, or a near-miss of a subcommand, earns a hint.
+    meant = _CHANGE_WORDS.get(word)
+    if meant is None and rest and len(word) >= 4:
         best = process.extractOne(word, SUBCOMMANDS, scorer=Levenshtein.distance, score_cutoff=2)
-        if best is not None:
-            hint = (
-                f"Searched for “{shorten(text, 80)}”. "
-                f"Did you mean `/papers {best[0]} {shorten(rest, 60)}`?"
-            )
+        meant = best[0] if best is not None else None
+    hint = None
+    if meant is not None:
+        example = shorten(rest, 60) if rest else "<topic>"
+        hint = f"Searched for “{shorten(text, 80)}”. Did you mean `/papers {meant} {example}`?"
     return Command("search", text, hint=hint)
 
 
@@ -246,7 +264,10 @@ class CommandHandler:
 
     @staticmethod
     def _topic(command: Command, verb: str) -> str:
-        topic = clean_text(command.arg).strip("\"'“”‘’")
+        topic = clean_text(command.arg)
+        # Quotes around the topic go, and so does the space they held: `" "` is no topic.
+        while (inner := clean_text(topic.strip(_QUOTES))) != topic:
+            topic = inner
         if not topic:
             raise CommandError(f"Which topic? For example: `/papers {verb} diffusion models`.")
         if len(topic) > MAX_TOPIC_LENGTH:
@@ -356,7 +377,7 @@ class CommandHandler:
         )
 
     def _schedule(self, command: Command, who: Invocation) -> Reply:
-        words = command.arg.split()
+        words = _AMPM_RE.sub(r"\1\2", command.arg).split()
         if not words:
             channel = self._channel(who)
             return Reply(
@@ -379,15 +400,22 @@ class CommandHandler:
                 kind=ReplyKind.CONFIRM,
                 ephemeral=False,
             )
-        time = parse_time(words[0])
+        # Any part may be left out (Discord sends only the options that were set), and only the
+        # parts given change. The time is a word shaped like one, or the first word when that
+        # is no time zone (so "soon" is told about `HH:MM`).
+        time: str | None = None
         timezone: str | None = None
         weekdays: bool | None = None
-        for word in words[1:]:
+        for i, word in enumerate(words):
             low = word.casefold()
             if low in _WEEKDAY_WORDS:
                 weekdays = True
             elif low in _EVERYDAY_WORDS:
                 weekdays = False
+            elif time is None and (
+                _TIME_RE.match(word) or (i == 0 and low not in _zones() and "/" not in word)
+            ):
+                time = parse_time(word)
             elif timezone is None:
                 timezone = parse_timezone(word)
             else:

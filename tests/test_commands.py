@@ -78,6 +78,33 @@ def test_subscribe_unsubscribe_topics(app: App) -> None:
     assert r.kind is ReplyKind.CONFIRM
 
 
+def test_quotes_or_space_alone_are_no_topic(app: App) -> None:
+    say(app, "subscribe diffusion")
+    for verb in ("subscribe", "unsubscribe", "search"):
+        for arg in ('" "', "“ ”", "' '", '"  "', '" \' "', '""""', "\x00"):
+            r = app.commands.handle(f"{verb} {arg}", HERE)
+            assert r.kind is ReplyKind.ERROR and f"/papers {verb} diffusion" in r.text, (verb, arg)
+    r = app.commands.handle('" "', HERE)
+    assert r.kind is ReplyKind.ERROR and "Which topic" in r.text
+    assert app.store.get_channel(HERE.target).topics == ["diffusion"]  # type: ignore[union-attr]
+    r = app.commands.handle('subscribe " graph  neural networks "', HERE)
+    assert r.kind is ReplyKind.CONFIRM and "“graph neural networks”" in r.text
+
+
+def test_shortcut_words_with_a_topic_search_and_change_nothing(app: App) -> None:
+    say(app, "subscribe background")
+    for text in ("remove background", "unsub background", "add noise", "follow the leader"):
+        r = app.commands.handle(text, HERE)
+        assert r.kind is not ReplyKind.CONFIRM and r.ephemeral, text
+        assert "Did you mean `/papers " in r.text, text
+    assert app.store.get_channel(HERE.target).topics == ["background"]  # type: ignore[union-attr]
+    for text in ("top k sampling", "today in robotics", "list decoding", "status of LLM agents"):
+        r = app.commands.handle(text, HERE)
+        assert r.kind is ReplyKind.RESULTS or "No papers match" in r.text, text
+    assert "Topics followed here" in say(app, "list")
+    assert len(app.commands.handle("top 2", HERE).papers) == 2
+
+
 def test_schedule(app: App) -> None:
     r = app.commands.handle("schedule 9:30 europe/berlin weekdays", HERE)
     assert r.kind is ReplyKind.CONFIRM and not r.ephemeral
@@ -94,9 +121,35 @@ def test_schedule(app: App) -> None:
         ("schedule 9:30 Mars/Base", "IANA"),
         ("schedule 9:30 UTC UTC", "didn't understand"),
         ("schedule soon", "HH:MM"),
+        ("schedule soon weekdays", "HH:MM"),
+        ("schedule 9 amsterdam", "HH:MM"),
+        ("schedule Mars/Base", "IANA"),
+        ("schedule Europe/Berlinn", "Did you mean `Europe/Berlin`?"),
+        ("schedule weekdays UTC UTC", "didn't understand"),
     ]:
         r = app.commands.handle(bad, HERE)
         assert r.kind is ReplyKind.ERROR and hint in r.text, bad
+
+
+def test_schedule_parts_alone_change_only_themselves(app: App) -> None:
+    def schedule() -> tuple[str, str, bool, bool]:
+        ch = app.store.get_channel(HERE.target)
+        assert ch is not None
+        s = ch.schedule
+        return s.time, s.timezone, s.weekdays_only, s.paused
+
+    say(app, "schedule 07:15")
+    for text, expected in [
+        ("schedule Europe/Berlin", ("07:15", "Europe/Berlin", False, False)),
+        ("schedule weekdays", ("07:15", "Europe/Berlin", True, False)),
+        ("schedule daily america/new_york", ("07:15", "America/New_York", False, False)),
+        ("schedule 9:30 pm", ("21:30", "America/New_York", False, False)),
+        ("schedule 8 AM utc weekdays", ("08:00", "UTC", True, False)),
+        ("schedule UTC 6:45pm", ("18:45", "UTC", True, False)),
+    ]:
+        r = app.commands.handle(text, HERE)
+        assert r.kind is ReplyKind.CONFIRM and "Scheduled" in r.text, (text, r.text)
+        assert schedule() == expected, text
 
 
 def test_channel_changes_notify_listeners(app: App) -> None:

@@ -395,6 +395,25 @@ async def test_schedule_changes_are_public_and_errors_private(
     assert log.answers[0].ephemeral and "HH:MM" in log.answers[0].body["content"]
 
 
+async def test_schedule_options_set_alone_change_only_themselves(
+    client: PapersClient, fake: FakeDiscord, app: App
+) -> None:
+    await dispatch(client, fake, fake.slash("schedule", {"time": "07:15"}))
+    for options, expected in [
+        ({"timezone": "Europe/Berlin"}, ("07:15", "Europe/Berlin", False)),
+        ({"weekdays": True}, ("07:15", "Europe/Berlin", True)),
+        ({"timezone": "America/New York", "weekdays": False}, ("07:15", "America/New_York", False)),
+        ({"time": "9:30 pm"}, ("21:30", "America/New_York", False)),
+    ]:
+        log = await dispatch(client, fake, fake.slash("schedule", options))
+        assert not log.answers[0].ephemeral, options
+        assert "Scheduled" in log.answers[0].body["content"], options
+        channel = app.store.get_channel(TARGET)
+        assert channel is not None
+        schedule = channel.schedule
+        assert (schedule.time, schedule.timezone, schedule.weekdays_only) == expected, options
+
+
 async def test_topics_and_digest_preview_are_private(
     client: PapersClient, fake: FakeDiscord, app: App
 ) -> None:
