@@ -40,6 +40,16 @@ HOSTILE = [
     "<https://evil>",
     "\\[still not a link](https://evil)",
     "\\\\@everyone",
+    # discord.py's escape_markdown read all from the first "[" to the last "](" as one masked
+    # link and escaped only its start, leaving the markup in between live.
+    "Beats [1] by ||50%|| on **every** task, see [code](github).",
+    "[1] __under__ ~~strike~~ `code` *it* _it_ [2](ref)",
+    "1. numbered",
+    "- bullet",
+    "+ bullet",
+    ">>> quote",
+    "  ## indented heading",
+    "line\n> quote\n# heading",
 ]
 
 
@@ -62,7 +72,7 @@ def assert_inert(text: str) -> None:
     for ch in "*_`~|[]<":
         assert ch not in live, f"live {ch!r} in {text!r}"
     assert not re.search(r"@(everyone|here)", text), text
-    assert not re.search(r"^\s*(#|>|-)", text, re.MULTILINE), text
+    assert not re.search(r"^\s*(#|>|-|\+|\d+\.)", text, re.MULTILINE), text
 
 
 def digest(sections: list[DigestSection], notice: str | None = None) -> Digest:
@@ -197,6 +207,11 @@ def test_hostile_digest_has_only_our_markup() -> None:
         assert "<@" not in e["author"]["name"] and "<#" not in e["author"]["name"]
         masked = re.findall(r"\[([^\]]+)\]\(", live_chars(e["description"]))
         assert masked == ["arXiv", "PDF"]
+        authors, rest = e["description"].split("\n", 1)
+        # Only our italics around the authors; no emphasis, spoiler or code from the papers.
+        assert re.fullmatch(r"\*[^*]+\*", live_chars(authors)), authors
+        for ch in "*_~|`":
+            assert ch not in live_chars(e["title"] + rest), e
 
 
 # -- limits -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from discord.utils import escape_markdown, escape_mentions
+from discord.utils import escape_mentions
 
 from bot.models import Digest, Paper, Reply, clean_text, shorten
 
@@ -42,23 +42,31 @@ SHARE_PREFIX = "papers:share:"
 SHARE_ID_RE = re.compile(r"^[A-Za-z0-9._/-]{1,80}$")
 
 _ZWSP = "\u200b"
-# After escape_markdown every backslash starts an escape pair; any other bracket is still live
-# markup (a masked link ``[text](url)``), and so is ``<`` (``<@id>``, ``<#id>``, ``<t:…>``).
-_LIVE = re.compile(r"\\.|[\[\]<]", re.DOTALL)
+# Discord reads these as markup wherever they stand: the escape character itself, emphasis,
+# underline, strikethrough and spoilers (``* _ ~ |``), code (`` ` ``), masked links (``[ ]``), and
+# mentions, channels, timestamps, emoji and ``<url>`` (``<``). Every one is escaped, paired or
+# not: discord.py's escape_markdown takes the span from a ``[`` to the last ``](…)`` as one token
+# and escapes only its start, which left ``**``/``||`` between two brackets live.
+_INLINE = re.compile(r"[\\*_~|`\[\]<]")
+# ... and these only at the start of a line (after any indentation): headers and subtext
+# (``#``, ``-#``), block quotes (``>``, ``>>>``), lists (``-``, ``+``; ``*`` is escaped anyway)
+# and numbered lists (``1.``, whose dot is what must be escaped).
+_LINE_START = re.compile(r"^([ \t]*)(?:([#>+-])|(\d+)\.)", re.MULTILINE)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _URL_SAFE = "/:?#&=%+~-._,;@!$*"
 
 
-def _defuse(match: re.Match[str]) -> str:
-    token = match.group(0)
-    return token if token.startswith("\\") else "\\" + token
+def _line_start(match: re.Match[str]) -> str:
+    indent, marker, number = match.groups()
+    return f"{indent}\\{marker}" if marker else f"{indent}{number}\\."
 
 
 def escape(text: str) -> str:
     """``text`` made inert for Discord markdown: markup shows literally, mentions never ping,
-    masked links and ``<@id>``/``<#id>`` render as plain text."""
-    text = escape_markdown(text)
-    text = _LIVE.sub(_defuse, text)
+    masked links and ``<@id>``/``<#id>`` render as plain text. Every markup character gets a
+    backslash (Discord hides the backslash before punctuation), so the text reads the same."""
+    text = _INLINE.sub(r"\\\g<0>", text)
+    text = _LINE_START.sub(_line_start, text)
     return escape_mentions(text)
 
 
