@@ -132,10 +132,29 @@ def test_reply_text_keeps_code_spans_and_escapes_the_rest() -> None:
         ("", None),
         (None, None),
         ("https://x.org/" + "a" * 600, None),
+        # The limit is on the encoded URL: 55 characters here, 509 once encoded; 514 one more.
+        ("https://x.org/" + "中" * 55, "https://x.org/" + "%E4%B8%AD" * 55),
+        ("https://x.org/" + "中" * 56, None),
     ],
 )
 def test_safe_url(url: str | None, expected: str | None) -> None:
     assert render.safe_url(url) == expected
+
+
+def test_long_non_ascii_links_never_cut_the_description() -> None:
+    p = paper(
+        "2611.10002",
+        "T",
+        authors=[f"Author {i} " + "x" * 60 for i in range(5)],
+        ai_summary="word " * 400,
+        github_repo="https://github.com/org/" + "仓" * 480,  # 500 characters, 4300 encoded
+        project_page="https://example.cn/项目/" + "论文" * 25,  # 488 once encoded
+    )
+    description = render.paper_embed(p)["description"]
+    links = description.splitlines()[-1]
+    assert links.endswith(")")
+    labels = re.findall(r"\[([^\]]+)\]\(https://[^\s()]+\)", links)
+    assert labels == ["arXiv", "PDF", "Project page"]  # the over-long one is left out whole
 
 
 # -- one paper ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ AUTHOR_MAX = 256
 BUTTONS_PER_ROW = 5
 ROWS_MAX = 5
 CUSTOM_ID_MAX = 100
+URL_MAX = 512  # per outside link, so that four of them leave the description room
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 EPHEMERAL_FLAG = 1 << 6
@@ -110,9 +111,12 @@ def safe_url(url: str | None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or len(url) > 512:
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    return quote(url, safe=_URL_SAFE)
+    # The encoded length is what the description carries: a non-ASCII character is up to 12
+    # characters once encoded, and an over-long link would cut the description mid-link.
+    url = quote(url, safe=_URL_SAFE)
+    return url if len(url) <= URL_MAX else None
 
 
 def _links(paper: Paper) -> str:
