@@ -118,15 +118,18 @@ class WebhookAdapter(Adapter):
 
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         """The exact JSON bodies posted for ``digest``: Discord message bodies (content, embeds,
-        allowed_mentions) or Slack ``{text, blocks}`` messages, by the webhook's kind."""
+        allowed_mentions) or Slack ``{text, blocks}`` messages with link unfurling off, by the
+        webhook's kind."""
         hook = self.hook(digest.target)
         if hook.kind == "discord":
             return discord_render.digest_messages(digest)
-        from adapters.slack.render import digest_messages as slack_digest_messages
+        from adapters.slack.render import digest_post_bodies as slack_digest_post_bodies
 
+        # The chat.postMessage bodies less what a webhook does not take (channel, metadata):
+        # unfurl_links/unfurl_media false stay, so a digest's ten links bring no previews.
         return [
             {k: body[k] for k in SLACK_WEBHOOK_KEYS if k in body}
-            for body in slack_digest_messages(digest, threads=False)
+            for body in slack_digest_post_bodies(digest, threads=False)
         ]
 
     async def send_digest(

@@ -200,7 +200,10 @@ async def test_slack_webhook_gets_text_and_blocks(slack: FakeSlackWebhook, sleep
     assert slack.messages(url) == bodies
     expected = slack_render.digest_messages(d, threads=False)
     assert [b["blocks"] for b in bodies] == [b["blocks"] for b in expected]
-    assert all(set(b) <= {"text", "blocks"} and b["text"] and b["blocks"] for b in bodies)
+    assert all(set(b) == {"text", "blocks", "unfurl_links", "unfurl_media"} for b in bodies)
+    assert all(b["text"] and b["blocks"] for b in bodies)
+    # As chat.postMessage bodies: the digest's links bring no previews.
+    assert all(b["unfurl_links"] is False and b["unfurl_media"] is False for b in bodies)
 
 
 async def test_slack_429_honours_retry_after(slack: FakeSlackWebhook, sleeps: Sleeps) -> None:
