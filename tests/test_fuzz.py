@@ -204,6 +204,7 @@ def assert_slack_inert(message: dict[str, Any]) -> None:
 
 
 _DISCORD_LINK = re.compile(r"\[(arXiv|PDF|GitHub|Code|Project page)\]\(https?://[^\s()\[\]]+\)")
+_BARE_LINK = re.compile(r"https?://[^\s<>\[\]|`*\\]+")
 # Our own emphasis: a heading or title line in bold or underlined, the authors line in italics.
 _DISCORD_WRAPPED = re.compile(r"^(\*\*|__|\*)(.+)\1$", re.MULTILINE)
 # Headers, subtext, block quotes and lists, which Discord reads only at the start of a line.
@@ -246,6 +247,7 @@ def assert_discord_inert(body: dict[str, Any]) -> None:
         for pos in _unescaped(rest, "<"):
             assert rest[pos + 1 : pos + 2] == "\u200b", text  # <@id>, <#id>, <t:…> stay text
         if text in markdown:
+            rest = _BARE_LINK.sub("", rest)  # shown whole: only _ and ~ can be in one
             assert not _unescaped(rest, "["), text  # no masked link but ours
             # No emphasis, underline, strikethrough, spoiler or code but ours.
             rest = _DISCORD_WRAPPED.sub(r"\2", rest)

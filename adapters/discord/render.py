@@ -54,6 +54,10 @@ _INLINE = re.compile(r"[\\*_~|`\[\]<]")
 # and numbered lists (``1.``, whose dot is what must be escaped).
 _LINE_START = re.compile(r"^([ \t]*)(?:([#>+-])|(\d+)\.)", re.MULTILINE)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
+# A link Discord makes clickable as it stands, less a final full stop, comma or bracket, and
+# only while it holds no character that is markup elsewhere but ``_ ~`` (common in paths), nor
+# a backslash, which would escape what follows the link.
+_BARE_URL = re.compile(r"https?://[\w.-]+(?:[/?#][^\s<>\[\]|`*\\]*[^\s<>\[\]|`*\\.,:;\"')])?")
 _URL_SAFE = "/:?#&=%+~-._,;@!$*"
 
 
@@ -62,13 +66,25 @@ def _line_start(match: re.Match[str]) -> str:
     return f"{indent}\\{marker}" if marker else f"{indent}{number}\\."
 
 
+def _escape_markup(text: str) -> str:
+    text = _INLINE.sub(r"\\\g<0>", text)
+    return _LINE_START.sub(_line_start, text)
+
+
 def escape(text: str) -> str:
     """``text`` made inert for Discord markdown: markup shows literally, mentions never ping,
     masked links and ``<@id>``/``<#id>`` render as plain text. Every markup character gets a
-    backslash (Discord hides the backslash before punctuation), so the text reads the same."""
-    text = _INLINE.sub(r"\\\g<0>", text)
-    text = _LINE_START.sub(_line_start, text)
-    return escape_mentions(text)
+    backslash (Discord hides the backslash before punctuation), so the text reads the same.
+    Bare links are left as they are, as discord.py's escape_markdown leaves them: Discord
+    shows a link whole, markup and all, and a backslash in one would break it."""
+    out: list[str] = []
+    pos = 0
+    for m in _BARE_URL.finditer(text):
+        out.append(_escape_markup(text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_escape_markup(text[pos:]))
+    return escape_mentions("".join(out))
 
 
 def plain(text: str) -> str:
