@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -90,8 +91,18 @@ class WebhookAdapter(Adapter):
     max_retry_after: float = 60.0  # a longer rate limit fails now; the scheduler comes back later
     timeout: float = 15.0
     sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)
+    # Parts of unfinished deliveries already posted, by nonce: part index -> message id ("" from
+    # Slack, which returns none). A webhook cannot read its channel's history and Discord's
+    # execute-webhook takes no nonce, so, unlike the Slack and Discord adapters, this adapter
+    # has nothing on the platform to find its own posts by: a resumed delivery goes by this
+    # record. It lives in this process only, so a retry in another one (after a crash, or by
+    # another replica taking over the claim) posts again what this one had posted.
+    _posted: OrderedDict[str, dict[int, str]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     platform = Platform.WEBHOOK
+    unfinished_max: ClassVar[int] = 1000  # deliveries remembered; a failed one may never resume
 
     def __post_init__(self) -> None:
         redactor().add(_secret_parts(self.hooks.values()))
@@ -107,15 +118,18 @@ class WebhookAdapter(Adapter):
 
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         """The exact JSON bodies posted for ``digest``: Discord message bodies (content, embeds,
-        allowed_mentions) or Slack ``{text, blocks}`` messages, by the webhook's kind."""
+        allowed_mentions) or Slack ``{text, blocks}`` messages with link unfurling off, by the
+        webhook's kind."""
         hook = self.hook(digest.target)
         if hook.kind == "discord":
             return discord_render.digest_messages(digest)
-        from adapters.slack.render import digest_messages as slack_digest_messages
+        from adapters.slack.render import digest_post_bodies as slack_digest_post_bodies
 
+        # The chat.postMessage bodies less what a webhook does not take (channel, metadata):
+        # unfurl_links/unfurl_media false stay, so a digest's ten links bring no previews.
         return [
             {k: body[k] for k in SLACK_WEBHOOK_KEYS if k in body}
-            for body in slack_digest_messages(digest, threads=False)
+            for body in slack_digest_post_bodies(digest, threads=False)
         ]
 
     async def send_digest(
@@ -123,21 +137,40 @@ class WebhookAdapter(Adapter):
     ) -> list[str]:
         """Post ``digest``; returns Discord message ids (Slack webhooks return none). A deleted
         webhook or archived channel raises PermanentDeliveryError; anything else that still
-        fails after the retries raises DeliveryError."""
+        fails after the retries raises DeliveryError. Resuming delivery ``nonce`` skips the
+        parts this process already posted for it."""
         hook = self.hook(digest.target)
         bodies = self.render_digest(digest)
-        ids: list[str] = []
-        async with httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
-        ) as client:
-            for i, body in enumerate(bodies):
-                message_id, pause = await self._post_with_retries(client, hook, body)
-                if message_id:
-                    ids.append(message_id)
-                if pause > 0 and i + 1 < len(bodies):
-                    # Discord said the bucket is empty: wait it out instead of earning a 429.
-                    await (self.sleep or asyncio.sleep)(pause)
-        return ids
+        done = self._posted.get(nonce, {}) if nonce and resume else {}
+        if done:
+            log.info(
+                "%s: %d of %d parts were already posted", digest.target, len(done), len(bodies)
+            )
+        posted: dict[int, str] = dict(done)
+        try:
+            async with httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+            ) as client:
+                for i, body in enumerate(bodies):
+                    if i in posted:
+                        continue
+                    message_id, pause = await self._post_with_retries(client, hook, body)
+                    posted[i] = message_id or ""
+                    if pause > 0 and i + 1 < len(bodies):
+                        # Discord said the bucket is empty: wait it out instead of earning a 429.
+                        await (self.sleep or asyncio.sleep)(pause)
+        finally:  # failed, or cancelled at shutdown: what got through is not posted again
+            if nonce:
+                self._remember(nonce, posted if len(posted) < len(bodies) else {})
+        return [posted[i] for i in sorted(posted) if posted[i]]
+
+    def _remember(self, nonce: str, posted: dict[int, str]) -> None:
+        """Keep ``posted`` for a resumed delivery ``nonce``; forget the nonce when it is empty."""
+        self._posted.pop(nonce, None)
+        if posted:
+            self._posted[nonce] = posted
+            while len(self._posted) > self.unfinished_max:
+                self._posted.popitem(last=False)
 
     async def _post_with_retries(
         self, client: httpx.AsyncClient, hook: WebhookConfig, body: dict[str, Any]

@@ -40,6 +40,16 @@ HOSTILE = [
     "<https://evil>",
     "\\[still not a link](https://evil)",
     "\\\\@everyone",
+    # discord.py's escape_markdown read all from the first "[" to the last "](" as one masked
+    # link and escaped only its start, leaving the markup in between live.
+    "Beats [1] by ||50%|| on **every** task, see [code](github).",
+    "[1] __under__ ~~strike~~ `code` *it* _it_ [2](ref)",
+    "1. numbered",
+    "- bullet",
+    "+ bullet",
+    ">>> quote",
+    "  ## indented heading",
+    "line\n> quote\n# heading",
 ]
 
 
@@ -57,12 +67,17 @@ def live_chars(text: str) -> str:
     return "".join(out)
 
 
+# A bare link, which Discord shows whole: only ``_`` and ``~`` of the markup characters can be
+# in one here, and are not markup there.
+BARE_LINK = re.compile(r"https?://[^\s<>\[\]|`*\\]+")
+
+
 def assert_inert(text: str) -> None:
-    live = live_chars(text)
+    live = live_chars(BARE_LINK.sub("", text))
     for ch in "*_`~|[]<":
         assert ch not in live, f"live {ch!r} in {text!r}"
     assert not re.search(r"@(everyone|here)", text), text
-    assert not re.search(r"^\s*(#|>|-)", text, re.MULTILINE), text
+    assert not re.search(r"^\s*(#|>|-|\+|\d+\.)", text, re.MULTILINE), text
 
 
 def digest(sections: list[DigestSection], notice: str | None = None) -> Digest:
@@ -98,6 +113,24 @@ def test_escape_keeps_the_words(text: str) -> None:
     assert shown == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Code at https://github.com/some_lab/my__repo~v2/tree/main_x.",
+            "Code at https://github.com/some_lab/my__repo~v2/tree/main_x.",
+        ),
+        ("(see https://x.org/a_b), _c_", "(see https://x.org/a_b), \\_c\\_"),
+        ("**https://x.org/a**", "\\*\\*https://x.org/a\\*\\*"),
+        ("https://x.org/[a](https://evil)", "https://x.org/\\[a\\](https://evil)"),
+    ],
+)
+def test_bare_links_are_left_whole(text: str, expected: str) -> None:
+    """A backslash inside a link Discord shows as a link would break it."""
+    assert render.escape(text) == expected
+    assert_inert(render.escape(text))
+
+
 def test_plain_text_fields_get_no_backslashes_but_no_mentions() -> None:
     out = render.plain("@everyone <@123> **x**")
     assert "\\" not in out
@@ -122,10 +155,29 @@ def test_reply_text_keeps_code_spans_and_escapes_the_rest() -> None:
         ("", None),
         (None, None),
         ("https://x.org/" + "a" * 600, None),
+        # The limit is on the encoded URL: 55 characters here, 509 once encoded; 514 one more.
+        ("https://x.org/" + "中" * 55, "https://x.org/" + "%E4%B8%AD" * 55),
+        ("https://x.org/" + "中" * 56, None),
     ],
 )
 def test_safe_url(url: str | None, expected: str | None) -> None:
     assert render.safe_url(url) == expected
+
+
+def test_long_non_ascii_links_never_cut_the_description() -> None:
+    p = paper(
+        "2611.10002",
+        "T",
+        authors=[f"Author {i} " + "x" * 60 for i in range(5)],
+        ai_summary="word " * 400,
+        github_repo="https://github.com/org/" + "仓" * 480,  # 500 characters, 4300 encoded
+        project_page="https://example.cn/项目/" + "论文" * 25,  # 488 once encoded
+    )
+    description = render.paper_embed(p)["description"]
+    links = description.splitlines()[-1]
+    assert links.endswith(")")
+    labels = re.findall(r"\[([^\]]+)\]\(https://[^\s()]+\)", links)
+    assert labels == ["arXiv", "PDF", "Project page"]  # the over-long one is left out whole
 
 
 # -- one paper ----------------------------------------------------------------------------
@@ -197,6 +249,11 @@ def test_hostile_digest_has_only_our_markup() -> None:
         assert "<@" not in e["author"]["name"] and "<#" not in e["author"]["name"]
         masked = re.findall(r"\[([^\]]+)\]\(", live_chars(e["description"]))
         assert masked == ["arXiv", "PDF"]
+        authors, rest = e["description"].split("\n", 1)
+        # Only our italics around the authors; no emphasis, spoiler or code from the papers.
+        assert re.fullmatch(r"\*[^*]+\*", live_chars(authors)), authors
+        for ch in "*_~|`":
+            assert ch not in live_chars(e["title"] + rest), e
 
 
 # -- limits -------------------------------------------------------------------------------

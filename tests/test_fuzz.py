@@ -48,6 +48,14 @@ MARKUP = [
     "@everyone",
     "@here",
     "[click](https://evil.example)",
+    "**",
+    "||",
+    "__",
+    "~~",
+    "# ",
+    "> ",
+    "- ",
+    "1. ",
     "<t:0:R>",
     "&lt;",
     "`",
@@ -196,6 +204,11 @@ def assert_slack_inert(message: dict[str, Any]) -> None:
 
 
 _DISCORD_LINK = re.compile(r"\[(arXiv|PDF|GitHub|Code|Project page)\]\(https?://[^\s()\[\]]+\)")
+_BARE_LINK = re.compile(r"https?://[^\s<>\[\]|`*\\]+")
+# Our own emphasis: a heading or title line in bold or underlined, the authors line in italics.
+_DISCORD_WRAPPED = re.compile(r"^(\*\*|__|\*)(.+)\1$", re.MULTILINE)
+# Headers, subtext, block quotes and lists, which Discord reads only at the start of a line.
+_DISCORD_LINE_MARKUP = re.compile(r"^[ \t]*([#>+-]|\d+\.)", re.MULTILINE)
 
 
 def _unescaped(text: str, char: str) -> list[int]:
@@ -221,9 +234,11 @@ def _code_spans_removed(text: str) -> str:
 
 def assert_discord_inert(body: dict[str, Any]) -> None:
     assert body["allowed_mentions"] == {"parse": []}
-    markdown = [body.get("content", "")]
+    blocks = [body.get("content", "")]  # where line-start markup (# > - 1.) would count
+    markdown = list(blocks)
     plain = []  # fields Discord shows without markdown: only mentions matter there
     for embed in body.get("embeds", []):
+        blocks.append(embed.get("description", ""))
         markdown += [embed.get("title", ""), embed.get("description", "")]
         plain += [embed.get("footer", {}).get("text", ""), embed.get("author", {}).get("name", "")]
     for text in markdown + plain:
@@ -232,7 +247,14 @@ def assert_discord_inert(body: dict[str, Any]) -> None:
         for pos in _unescaped(rest, "<"):
             assert rest[pos + 1 : pos + 2] == "\u200b", text  # <@id>, <#id>, <t:…> stay text
         if text in markdown:
+            rest = _BARE_LINK.sub("", rest)  # shown whole: only _ and ~ can be in one
             assert not _unescaped(rest, "["), text  # no masked link but ours
+            # No emphasis, underline, strikethrough, spoiler or code but ours.
+            rest = _DISCORD_WRAPPED.sub(r"\2", rest)
+            for char in "*_~|`":
+                assert not _unescaped(rest, char), text
+        if text in blocks:
+            assert not _DISCORD_LINE_MARKUP.search(text), text
 
 
 def assert_discord_fits(body: dict[str, Any]) -> None:
@@ -295,5 +317,9 @@ def test_the_checks_catch_what_they_look_for() -> None:
         assert_discord_inert({"content": "@everyone", "allowed_mentions": {"parse": []}})
     with pytest.raises(AssertionError):
         assert_discord_inert({"content": "<@123>", "allowed_mentions": {"parse": []}})
+    for content in ["[1] a ||b|| [c](d)", "x **y**", "~~z~~", "`code", "a\n# b", "1. c"]:
+        with pytest.raises(AssertionError):
+            assert_discord_inert({"content": content, "allowed_mentions": {"parse": []}})
     assert_slack_inert({"text": "<https://huggingface.co/papers/1|A &lt;b&gt;>"})
+    assert_discord_inert({"content": "**A \\*\\*b**\n\\# c", "allowed_mentions": {"parse": []}})
     assert_discord_inert({"content": r"\<@123> \[x\]", "allowed_mentions": {"parse": []}})

@@ -382,6 +382,44 @@ def test_results_have_share_buttons_and_confirmations_are_in_channel() -> None:
     assert "accessory" not in json.dumps(public)
 
 
+def section_texts(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        b["text"]["text"] for m in messages for b in m["blocks"] if b["type"] == "section"
+    )
+
+
+def test_a_long_reply_text_goes_on_in_the_next_message() -> None:
+    # /papers topics on a channel following 200 long topics: ~40,000 characters of text.
+    topics = [f"topic {i:03d} " + "x" * 185 for i in range(200)]
+    text = "Topics followed here:\n" + "\n".join(f"• {t}" for t in topics)
+    text += "\nDigest: every day at 09:00 UTC."
+    papers = corpus()[:3]
+    reply = Reply(text, ReplyKind.RESULTS, title="This channel's digest", papers=papers)
+    messages = reply_messages(reply)
+    assert 1 < len(messages) <= 5
+    assert_valid(messages)
+    shown = section_texts(messages)
+    assert all(t in shown for t in topics)
+    assert shown.count("Digest: every day at 09:00 UTC.") == 1
+    assert paper_count(messages) == 3  # the papers still follow the text
+    assert "Shortened" not in json.dumps(messages)
+
+
+def test_a_reply_text_too_long_for_five_responses_says_it_was_shortened() -> None:
+    text = "\n".join(f"line {i} " + "y" * 90 for i in range(2000))  # ~200,000 characters
+    messages = reply_messages(Reply(text, title="Long"))
+    assert len(messages) == 5
+    assert_valid(messages)
+    note = messages[-1]["blocks"][-1]
+    assert note["block_id"] == "shortened"
+    assert note["elements"][0]["text"] == "Shortened: the rest of the text not shown here."
+    single = reply_message(Reply(text, papers=corpus()[:2]))
+    assert single["blocks"][-1]["elements"][0]["text"] == (
+        "Shortened: the rest of the text and 2 more papers not shown here."
+    )
+    assert_valid([single])
+
+
 def test_a_long_preview_is_cut_to_five_responses_with_a_note() -> None:
     papers = [huge_paper(i) for i in range(200)]
     d = digest(DigestSection("Trending", papers))

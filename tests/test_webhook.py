@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from bot.config import Secrets, Settings, WebhookConfig
 from bot.delivery import DeliveryError, PermanentDeliveryError, deliver
 from bot.logs import REDACTED, redactor
 from bot.models import Digest, DigestSection, Target
-from tests.factories import corpus
+from tests.factories import corpus, paper
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
 
@@ -135,6 +135,58 @@ async def test_deleted_discord_webhook_is_permanent(
     assert sleeps.waits == []
 
 
+def break_after_first_post(adapter: WebhookAdapter, fail: Callable[[], None]) -> None:
+    """Once the adapter's first post has gone through, ``fail`` makes every try of the next
+    one fail (a partial delivery: part 1 in the channel, part 2 not)."""
+    real = adapter._post
+
+    async def post(*args: Any) -> tuple[str | None, float]:
+        result = await real(*args)
+        del adapter._post  # back to the real one
+        fail()
+        return result
+
+    adapter._post = post  # type: ignore[method-assign]
+
+
+async def test_resumed_discord_delivery_posts_only_the_missing_part(
+    discord_api: FakeDiscord, sleeps: Sleeps
+) -> None:
+    url = discord_api.add_webhook()
+    adapter = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
+    d = digest_for("rg", n=12)
+    bodies = adapter.render_digest(d)
+    assert len(bodies) == 2
+    break_after_first_post(
+        adapter, lambda: discord_api.fail(500, times=adapter.attempts, path="/webhooks/")
+    )
+    with pytest.raises(DeliveryError):
+        await adapter.send_digest(d, nonce="n1")
+    assert discord_api.webhook_messages(url) == bodies[:1]
+    # The scheduler's retry: same nonce, resume=True.
+    ids = await adapter.send_digest(d, nonce="n1", resume=True)
+    assert discord_api.webhook_messages(url) == bodies  # each part exactly once
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert adapter._posted == {}  # a finished delivery is forgotten
+
+
+async def test_resumed_slack_delivery_posts_only_the_missing_part(
+    slack: FakeSlackWebhook, sleeps: Sleeps
+) -> None:
+    url = slack.add_hook()
+    adapter = adapter_for(hook("team", url, "slack"), sleeps=sleeps)
+    papers = [paper(f"2611.{i:05d}", f"Paper {i}") for i in range(40)]
+    d = Digest(Target.parse("webhook:team"), date(2026, 11, 20), [DigestSection("New", papers)])
+    bodies = adapter.render_digest(d)
+    assert len(bodies) >= 2
+    break_after_first_post(adapter, lambda: slack.fail(500, times=adapter.attempts))
+    with pytest.raises(DeliveryError):
+        await adapter.send_digest(d, nonce="n2")
+    assert slack.messages(url) == bodies[:1]
+    assert await adapter.send_digest(d, nonce="n2", resume=True) == []
+    assert slack.messages(url) == bodies
+
+
 # -- Slack incoming webhooks ------------------------------------------------------------------
 
 
@@ -148,7 +200,10 @@ async def test_slack_webhook_gets_text_and_blocks(slack: FakeSlackWebhook, sleep
     assert slack.messages(url) == bodies
     expected = slack_render.digest_messages(d, threads=False)
     assert [b["blocks"] for b in bodies] == [b["blocks"] for b in expected]
-    assert all(set(b) <= {"text", "blocks"} and b["text"] and b["blocks"] for b in bodies)
+    assert all(set(b) == {"text", "blocks", "unfurl_links", "unfurl_media"} for b in bodies)
+    assert all(b["text"] and b["blocks"] for b in bodies)
+    # As chat.postMessage bodies: the digest's links bring no previews.
+    assert all(b["unfurl_links"] is False and b["unfurl_media"] is False for b in bodies)
 
 
 async def test_slack_429_honours_retry_after(slack: FakeSlackWebhook, sleeps: Sleeps) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from discord.utils import escape_markdown, escape_mentions
+from discord.utils import escape_mentions
 
 from bot.models import Digest, Paper, Reply, clean_text, shorten
 
@@ -34,6 +34,7 @@ AUTHOR_MAX = 256
 BUTTONS_PER_ROW = 5
 ROWS_MAX = 5
 CUSTOM_ID_MAX = 100
+URL_MAX = 512  # per outside link, so that four of them leave the description room
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 EPHEMERAL_FLAG = 1 << 6
@@ -42,24 +43,48 @@ SHARE_PREFIX = "papers:share:"
 SHARE_ID_RE = re.compile(r"^[A-Za-z0-9._/-]{1,80}$")
 
 _ZWSP = "\u200b"
-# After escape_markdown every backslash starts an escape pair; any other bracket is still live
-# markup (a masked link ``[text](url)``), and so is ``<`` (``<@id>``, ``<#id>``, ``<t:…>``).
-_LIVE = re.compile(r"\\.|[\[\]<]", re.DOTALL)
+# Discord reads these as markup wherever they stand: the escape character itself, emphasis,
+# underline, strikethrough and spoilers (``* _ ~ |``), code (`` ` ``), masked links (``[ ]``), and
+# mentions, channels, timestamps, emoji and ``<url>`` (``<``). Every one is escaped, paired or
+# not: discord.py's escape_markdown takes the span from a ``[`` to the last ``](…)`` as one token
+# and escapes only its start, which left ``**``/``||`` between two brackets live.
+_INLINE = re.compile(r"[\\*_~|`\[\]<]")
+# ... and these only at the start of a line (after any indentation): headers and subtext
+# (``#``, ``-#``), block quotes (``>``, ``>>>``), lists (``-``, ``+``; ``*`` is escaped anyway)
+# and numbered lists (``1.``, whose dot is what must be escaped).
+_LINE_START = re.compile(r"^([ \t]*)(?:([#>+-])|(\d+)\.)", re.MULTILINE)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
+# A link Discord makes clickable as it stands, less a final full stop, comma or bracket, and
+# only while it holds no character that is markup elsewhere but ``_ ~`` (common in paths), nor
+# a backslash, which would escape what follows the link.
+_BARE_URL = re.compile(r"https?://[\w.-]+(?:[/?#][^\s<>\[\]|`*\\]*[^\s<>\[\]|`*\\.,:;\"')])?")
 _URL_SAFE = "/:?#&=%+~-._,;@!$*"
 
 
-def _defuse(match: re.Match[str]) -> str:
-    token = match.group(0)
-    return token if token.startswith("\\") else "\\" + token
+def _line_start(match: re.Match[str]) -> str:
+    indent, marker, number = match.groups()
+    return f"{indent}\\{marker}" if marker else f"{indent}{number}\\."
+
+
+def _escape_markup(text: str) -> str:
+    text = _INLINE.sub(r"\\\g<0>", text)
+    return _LINE_START.sub(_line_start, text)
 
 
 def escape(text: str) -> str:
     """``text`` made inert for Discord markdown: markup shows literally, mentions never ping,
-    masked links and ``<@id>``/``<#id>`` render as plain text."""
-    text = escape_markdown(text)
-    text = _LIVE.sub(_defuse, text)
-    return escape_mentions(text)
+    masked links and ``<@id>``/``<#id>`` render as plain text. Every markup character gets a
+    backslash (Discord hides the backslash before punctuation), so the text reads the same.
+    Bare links are left as they are, as discord.py's escape_markdown leaves them: Discord
+    shows a link whole, markup and all, and a backslash in one would break it."""
+    out: list[str] = []
+    pos = 0
+    for m in _BARE_URL.finditer(text):
+        out.append(_escape_markup(text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_escape_markup(text[pos:]))
+    return escape_mentions("".join(out))
 
 
 def plain(text: str) -> str:
@@ -102,9 +127,12 @@ def safe_url(url: str | None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or len(url) > 512:
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    return quote(url, safe=_URL_SAFE)
+    # The encoded length is what the description carries: a non-ASCII character is up to 12
+    # characters once encoded, and an over-long link would cut the description mid-link.
+    url = quote(url, safe=_URL_SAFE)
+    return url if len(url) <= URL_MAX else None
 
 
 def _links(paper: Paper) -> str:

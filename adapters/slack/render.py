@@ -364,11 +364,15 @@ def _text_blocks(text: str, prefix: str) -> list[Block]:
         chunk = candidate
     if chunk.strip():
         blocks.append(text_block(chunk, block_id(prefix, len(blocks))))
-    return blocks[:10]
+    return blocks
 
 
 def _is_paper(block: Block) -> bool:
     return str(block.get("block_id", "")).endswith("-p")
+
+
+def _is_text(block: Block) -> bool:
+    return str(block.get("block_id", "")).startswith("text-")
 
 
 def reply_messages(reply: Reply, *, max_messages: int = MAX_RESPONSES) -> list[Message]:
@@ -388,21 +392,27 @@ def reply_messages(reply: Reply, *, max_messages: int = MAX_RESPONSES) -> list[M
         if reply.title:
             head.append(header_block(reply.title, "title"))
         if reply.text:
-            head.extend(_text_blocks(reply.text, "text"))
+            # Packed like papers, one section block at a time, so a long text (a channel with
+            # many topics) goes on in the next message instead of past a message's limits.
+            sections.append(_Section(None, [[b] for b in _text_blocks(reply.text, "text")]))
         papers = [
             paper_blocks(p, block_id("paper", i, p.id), share=share)
             for i, p in enumerate(reply.papers, 1)
         ]
         if papers:
-            sections = [_Section(None, papers)]
+            sections.append(_Section(None, papers))
     if not head and not sections:
         head = [text_block("…", "text-0")]
     # One block kept free per message for the "shortened" note.
     packed = _pack(head, sections, max_blocks=MAX_BLOCKS - 1)
     shown = packed[:max_messages]
     if len(packed) > len(shown):
-        hidden = sum(1 for blocks in packed[len(shown) :] for b in blocks if _is_paper(b))
-        note = f"Shortened: {hidden} more paper{'s' if hidden != 1 else ''} not shown here."
+        rest = [b for blocks in packed[len(shown) :] for b in blocks]
+        hidden = sum(1 for b in rest if _is_paper(b))
+        missing = ["the rest of the text"] if any(_is_text(b) for b in rest) else []
+        if hidden:
+            missing.append(f"{hidden} more paper{'s' if hidden != 1 else ''}")
+        note = f"Shortened: {' and '.join(missing)} not shown here."
         shown[-1].append(context_block(note, "shortened"))
     fallback = reply.title or reply.text or (reply.digest.heading if reply.digest else "")
     response_type = "ephemeral" if reply.ephemeral else "in_channel"
