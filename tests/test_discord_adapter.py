@@ -331,6 +331,7 @@ def test_long_topics_survive_the_100_character_choice_limit() -> None:
     assert expand_topic(["short"], "short") == "short"
     many = [f"topic {i}" for i in range(40)]
     assert len(topic_choices(many, "topic")) == 25
+    assert [c.name for c in topic_choices(["", " ", "short"], "")] == ["short"]
 
 
 async def test_schedule_autocompletes_time_zones(client: PapersClient, fake: FakeDiscord) -> None:

@@ -93,7 +93,8 @@ def topic_choices(topics: list[str], current: str) -> list[app_commands.Choice[s
     """A channel's topics matching what was typed (case-insensitive), at most 25. Names and
     values are cut to Discord's 100 characters; ``expand_topic`` restores a cut value."""
     typed = current.strip().casefold()
-    matches = [t for t in topics if typed in t.casefold()]
+    # Discord refuses a choice without a name (an empty topic stored before topics were checked).
+    matches = [t for t in topics if t.strip() and typed in t.casefold()]
     matches.sort(key=lambda t: not t.casefold().startswith(typed))
     return [
         app_commands.Choice(name=shorten(t, CHOICE_MAX), value=t[:CHOICE_MAX])
