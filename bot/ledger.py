@@ -45,6 +45,17 @@ class Claim:
     plan: dict[str, Any] | None
 
 
+def _lease_ran_out(channel_id: int, digest_date: date, now: datetime) -> tuple[Any, ...]:
+    """The conditions on the day's delivery row of a channel for an attempt that is over
+    without success: claimed or failed, its lease run out."""
+    return (
+        DeliveryRow.channel_id == channel_id,
+        DeliveryRow.digest_date == digest_date,
+        DeliveryRow.status.in_((CLAIMED, FAILED)),
+        DeliveryRow.lease_until < now,
+    )
+
+
 class Ledger:
     """Claims, takeovers and outcomes of digest deliveries."""
 
@@ -91,10 +102,7 @@ class Ledger:
                 taken = s.execute(
                     update(DeliveryRow)
                     .where(
-                        DeliveryRow.channel_id == channel_id,
-                        DeliveryRow.digest_date == digest_date,
-                        DeliveryRow.status.in_((CLAIMED, FAILED)),
-                        DeliveryRow.lease_until < now,
+                        *_lease_ran_out(channel_id, digest_date, now),
                         DeliveryRow.attempts < self.max_attempts,
                     )
                     .values(
@@ -137,10 +145,7 @@ class Ledger:
             row = s.execute(
                 update(DeliveryRow)
                 .where(
-                    DeliveryRow.channel_id == channel_id,
-                    DeliveryRow.digest_date == digest_date,
-                    DeliveryRow.status.in_((CLAIMED, FAILED)),
-                    DeliveryRow.lease_until < now,
+                    *_lease_ran_out(channel_id, digest_date, now),
                     DeliveryRow.attempts >= self.max_attempts,
                 )
                 .values(
@@ -208,15 +213,19 @@ class Ledger:
         with self.store.session() as s:
             s.execute(
                 update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == claim.id,
-                    DeliveryRow.claimed_by == self.owner,
-                    DeliveryRow.status == CLAIMED,
-                    DeliveryRow.attempts == claim.attempt,
-                )
+                .where(*self._still_held(claim))
                 .values(updated_at=utcnow(), **values)
                 .execution_options(synchronize_session=False)
             )
+
+    def _still_held(self, claim: Claim) -> tuple[Any, ...]:
+        """The conditions that ``claim`` is still this process's: not taken over meanwhile."""
+        return (
+            DeliveryRow.id == claim.id,
+            DeliveryRow.claimed_by == self.owner,
+            DeliveryRow.status == CLAIMED,
+            DeliveryRow.attempts == claim.attempt,
+        )
 
     def renew(self, claim: Claim, now: datetime) -> bool:
         """Extend this process's lease right before posting; False when the claim was taken
@@ -224,12 +233,7 @@ class Ledger:
         with self.store.session() as s:
             done = s.execute(
                 update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == claim.id,
-                    DeliveryRow.claimed_by == self.owner,
-                    DeliveryRow.status == CLAIMED,
-                    DeliveryRow.attempts == claim.attempt,
-                )
+                .where(*self._still_held(claim))
                 .values(lease_until=now + self.lease, updated_at=utcnow())
                 .returning(DeliveryRow.id)
                 .execution_options(synchronize_session=False)

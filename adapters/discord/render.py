@@ -77,14 +77,20 @@ def escape(text: str) -> str:
     backslash (Discord hides the backslash before punctuation), so the text reads the same.
     Bare links are left as they are, as discord.py's escape_markdown leaves them: Discord
     shows a link whole, markup and all, and a backslash in one would break it."""
+    return escape_mentions(_outside(_BARE_URL, text, _escape_markup))
+
+
+def _outside(pattern: re.Pattern[str], text: str, transform: Callable[[str], str]) -> str:
+    """``text`` with ``transform`` applied to what lies between the matches of ``pattern``,
+    the matches left as they are."""
     out: list[str] = []
     pos = 0
-    for m in _BARE_URL.finditer(text):
-        out.append(_escape_markup(text[pos : m.start()]))
+    for m in pattern.finditer(text):
+        out.append(transform(text[pos : m.start()]))
         out.append(m.group(0))
         pos = m.end()
-    out.append(_escape_markup(text[pos:]))
-    return escape_mentions("".join(out))
+    out.append(transform(text[pos:]))
+    return "".join(out)
 
 
 def plain(text: str) -> str:
@@ -96,14 +102,7 @@ def plain(text: str) -> str:
 def escape_reply_text(text: str) -> str:
     """Escape ``text`` except inside inline code spans (which Discord shows literally anyway),
     so a reply's `/papers …` examples keep their formatting."""
-    out: list[str] = []
-    pos = 0
-    for m in _CODE_SPAN.finditer(text):
-        out.append(escape(text[pos : m.start()]))
-        out.append(m.group(0))
-        pos = m.end()
-    out.append(escape(text[pos:]))
-    return "".join(out)
+    return _outside(_CODE_SPAN, text, escape)
 
 
 def fit(text: str, limit: int, render: Callable[[str], str] = escape) -> str:
