@@ -328,7 +328,8 @@ def digest(
         if send and (problem := adapter.send_problem()) is not None:
             raise UsageProblem(str(problem))
         ch = app.store.get_channel(target)
-        if send and ch is None:
+        created = send and ch is None
+        if created:
             ch = app.channel(target)
         if ch is None:
             from bot.models import Channel, Schedule
@@ -338,8 +339,14 @@ def digest(
         if send:
             try:
                 result = asyncio.run(deliver(app.digests, ch, the_day, adapter))
-            except DeliveryError as e:
-                raise RuntimeError(f"could not send the digest to {target}: {e}") from None
+            except BaseException as e:
+                # A channel first named by this send, which could not be posted to (mistyped,
+                # the app not in it), is not kept: it would get a digest every day.
+                if created:
+                    app.store.forget_channel(target)
+                if isinstance(e, DeliveryError):
+                    raise RuntimeError(f"could not send the digest to {target}: {e}") from None
+                raise
             if as_json:
                 emit_json(adapter.render_digest(result.digest))
             elif result.status == "empty":

@@ -669,6 +669,16 @@ class Store:
                 s.flush()
             return _row_to_channel(row, self._topics(s, row.id))
 
+    def forget_channel(self, target: Target) -> bool:
+        """Delete ``target``'s channel, with its topics and records (a channel created by a
+        send that failed); True when there was one."""
+        with self.session() as s:
+            row = self._channel_row(s, target)
+            if row is None:
+                return False
+            s.delete(row)
+            return True
+
     def list_channels(self, *, include_paused: bool = True) -> list[Channel]:
         with self.session() as s:
             q = select(ChannelRow).order_by(ChannelRow.target)

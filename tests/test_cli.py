@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.models import Target
 from tests.factories import api_item, corpus
 from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -262,6 +263,31 @@ def test_a_send_without_a_token_leaves_no_channel(papers_bot: Run, saved_day: Pa
     # Nothing was created that would get a digest every day from now on.
     r = papers_bot("channels")
     assert r.returncode == 0 and r.stdout.startswith("No channels yet"), r.stdout
+
+
+def test_a_send_slack_refuses_leaves_no_new_channel(
+    papers_bot: Run, saved_day: Path, tmp_path: Path
+) -> None:
+    assert papers_bot("ingest", str(saved_day)).returncode == 0
+    with FakeSlack() as slack:
+        slack.add_workspace("T0CLI", bot_token="xoxb-cli-test-token")
+        slack.set_channel_error("C0MISTYPED", "channel_not_found")
+        (tmp_path / "config.yaml").write_text(f"slack: {{api_url: '{slack.api_url}'}}\n")
+        env = {"SLACK_BOT_TOKEN": "xoxb-cli-test-token"}
+        r = papers_bot(
+            "digest", "slack:T0CLI/C0MISTYPED", "--date", "2026-11-20", "--send", env=env
+        )
+        assert r.returncode != 0 and "could not send the digest" in r.stderr, r.stderr
+        assert papers_bot("channels").stdout.startswith("No channels yet")
+        # The same to a channel that takes it: sent, and the channel is kept.
+        r = papers_bot("digest", "slack:T0CLI/C0GOOD", "--date", "2026-11-20", "--send", env=env)
+        assert r.returncode == 0 and "Sent the digest" in r.stdout, r.stderr
+        assert "slack:T0CLI/C0GOOD" in papers_bot("channels").stdout
+        assert [m.channel for m in slack.messages()] == ["C0GOOD"] * len(slack.messages())
+        # A known channel is never removed by a failed send.
+        slack.set_channel_error("C0GOOD", "channel_not_found")
+        r = papers_bot("digest", "slack:T0CLI/C0GOOD", "--date", "2026-11-19", "--send", env=env)
+        assert r.returncode != 0 and "slack:T0CLI/C0GOOD" in papers_bot("channels").stdout
 
 
 def test_db_upgrade(papers_bot: Run) -> None:

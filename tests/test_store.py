@@ -734,3 +734,18 @@ def test_a_failed_write_stops_a_load_and_keeps_what_was_committed(
         assert [h.paper.id for h in app.searcher.search("holographic")] == ["2611.60000"]
     finally:
         app.close()
+
+
+def test_forget_channel_takes_its_topics_and_records(store: Store) -> None:
+    target = Target.parse("slack:T1/C1")
+    store.subscribe(target, "diffusion")
+    store.upsert_papers([paper("2611.50001", "Kept paper")])
+    ch = store.get_channel(target)
+    assert ch is not None and ch.id is not None
+    store.mark_posted(ch.id, ["2611.50001"])
+    assert store.forget_channel(target) and store.get_channel(target) is None
+    assert not store.forget_channel(target)
+    again = store.ensure_channel(target)  # a new channel of that name starts afresh
+    assert again.topics == [] and again.id is not None
+    assert store.posted_ids(again.id, 30) == set()
+    assert store.get_paper("2611.50001") is not None
