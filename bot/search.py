@@ -236,7 +236,7 @@ def query_words(text: str) -> list[str]:
 
     Bounded (the first `MAX_QUERY_CHARS` characters; over-long "words" are noise and dropped),
     so any input is cheap to analyse."""
-    text = unicodedata.normalize("NFKC", text or "")[:MAX_QUERY_CHARS].casefold()
+    text = unicodedata.normalize("NFKC", text or "")[:MAX_QUERY_CHARS].lower()
     return [w for w in WORD.findall(text) if len(w) <= MAX_WORD_LENGTH]
 
 
@@ -325,7 +325,7 @@ class Vocabulary:
         self._df: dict[str, int] = {}
         self._spelling: dict[str, str] = {}
         for word, df in counts:
-            key = word.lower() if word.isascii() else fold(word.casefold())
+            key = word.lower() if word.isascii() else fold(word.lower())
             if df > self._df.get(key, 0):
                 self._df[key] = df
                 self._spelling[key] = word
@@ -709,7 +709,7 @@ class _Text:
     @property
     def tokens(self) -> list[str]:
         if self._tokens is None:
-            self._tokens = split_words(" ".join(p for p in self._parts if p).casefold())
+            self._tokens = split_words(" ".join(p for p in self._parts if p).lower())
         return self._tokens
 
     @property

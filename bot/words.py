@@ -23,7 +23,7 @@ def fold(word: str) -> str:
 
 
 def split_words(text: str) -> list[str]:
-    """The words of ``text`` (already case-folded), in order, diacritics removed: what
+    """The words of ``text`` (already lower-cased), in order, diacritics removed: what
     ``WORD.findall(fold(text))`` finds, several times faster. The text is cut at ASCII
     separators by a byte table first (UTF-8 sequences pass untouched); only the few pieces
     with other characters go through folding and the regular expression."""
@@ -40,6 +40,7 @@ def split_words(text: str) -> list[str]:
 
 
 def distinct_words(texts: Iterable[str | None]) -> set[str]:
-    """The distinct searchable words of ``texts`` together."""
-    words = split_words(" ".join(t for t in texts if t).casefold())
+    """The distinct searchable words of ``texts`` together. Lower-cased, not case-folded: both
+    indexes keep ß and ς, which case folding would turn into "ss" and "σ"."""
+    words = split_words(" ".join(t for t in texts if t).lower())
     return {w for w in words if len(w) <= MAX_WORD_LENGTH}

@@ -260,6 +260,24 @@ def test_compound_spellings(store: Store) -> None:
     assert set(ids(searcher, "finetuning")[:2]) == {"1", "2"}
 
 
+def test_words_spelled_with_sharp_s_or_final_sigma(store: Store) -> None:
+    """Typed as the paper writes them. Case folding would make ß "ss" (and ς "σ"), which
+    neither index does: "Weiß" found nothing."""
+    store.upsert_papers(
+        [
+            paper("1", "Straßennetz extraction from aerial images", "x"),
+            paper("2", "Scaling laws revisited", "y", authors=["Johanna Weiß"]),
+            paper("3", "Λόγος embeddings for Greek", "z"),
+            paper("4", "Unrelated work", "w"),
+        ]
+    )
+    searcher = Searcher(store)
+    assert ids(searcher, "Straßennetz") == ["1"]
+    assert ids(searcher, "STRAßENNETZ extraction")[:1] == ["1"]
+    assert ids(searcher, "Weiß") == ["2"]
+    assert ids(searcher, "λόγος") == ["3"]
+
+
 # -- ranking ---------------------------------------------------------------------------------------
 
 
