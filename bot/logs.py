@@ -33,7 +33,11 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            record.msg = self.redact(record.getMessage())
+            try:
+                message = record.getMessage()
+            except Exception:  # arguments that do not fit the format: shown, not raised
+                message = f"{record.msg} {record.args!r}"
+            record.msg = self.redact(message)
             record.args = None
             if record.exc_info and record.exc_info[1] is not None:
                 record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
