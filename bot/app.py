@@ -16,7 +16,7 @@ from typing import Any
 from bot import jsonio
 from bot.commands import CommandHandler, CommandSettings
 from bot.config import ConfigError, Settings, load_settings
-from bot.digest import DigestBuilder, DigestOptions
+from bot.digest import LEXICAL_MIN_RELEVANCE, DigestBuilder, DigestOptions
 from bot.metrics import Metrics
 from bot.models import Channel, Paper, Target
 from bot.search import Searcher
@@ -129,11 +129,12 @@ class App:
     @property
     def min_relevance(self) -> float:
         """digest.min_relevance, by default `HYBRID_MIN_RELEVANCE` with semantic matching on
-        (the fused score of a paper related to the topic in neither way is near 0), else 0."""
+        (the fused score of a paper related to the topic in neither way is near 0), else
+        `LEXICAL_MIN_RELEVANCE`."""
         configured = self.settings.digest.min_relevance
         if configured is not None:
             return configured
-        return HYBRID_MIN_RELEVANCE if self.semantic is not None else 0.0
+        return HYBRID_MIN_RELEVANCE if self.semantic is not None else LEXICAL_MIN_RELEVANCE
 
     # -- channels ---------------------------------------------------------------------------
 

@@ -125,7 +125,8 @@ class DigestConfig(_Section):
     # On a day with no new papers: post nothing ("silent") or one short line saying why ("notice").
     when_empty: Literal["silent", "notice"] = "silent"
     # Topic sections keep only papers scoring at least this (0..1, see Searcher.search); unset:
-    # 0.35 with semantic matching on (bot.semantic.HYBRID_MIN_RELEVANCE), else 0.
+    # 0.35 with semantic matching on (bot.semantic.HYBRID_MIN_RELEVANCE), and 0.35 without
+    # (bot.digest.LEXICAL_MIN_RELEVANCE).
     min_relevance: float | None = Field(None, ge=0.0, le=1.0)
 
 

@@ -5,7 +5,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.digest import EMPTY_NOTICE, WEEKEND_NOTICE, DigestBuilder, DigestOptions
+from bot.app import App
+from bot.config import Settings
+from bot.digest import (
+    EMPTY_NOTICE,
+    LEXICAL_MIN_RELEVANCE,
+    WEEKEND_NOTICE,
+    DigestBuilder,
+    DigestOptions,
+)
 from bot.models import Target
 from bot.search import Searcher
 from bot.store import Store
@@ -125,3 +133,31 @@ def test_odd_topics_make_empty_sections_not_errors(store: Store, topic: str) -> 
     ch.topics = [topic]
     d = b.build(ch, DAY)
     assert d.sections[0].title == "Trending"
+
+
+def test_topic_sections_leave_out_papers_with_one_word_of_the_topic(db_url: str) -> None:
+    """With lexical search alone, the app's digests keep papers scoring at least
+    LEXICAL_MIN_RELEVANCE: a paper whose abstract says "experts" is not about mixtures of them."""
+    settings = Settings(database_url=db_url, semantic={"enabled": False}, digest={"trending": 0})  # type: ignore[arg-type]
+    app = App(settings)
+    try:
+        assert app.min_relevance == LEXICAL_MIN_RELEVANCE
+        app.ingest(
+            [
+                paper("2611.60001", "Sparse Mixture of Experts Routing", upvotes=1),
+                paper(
+                    "2611.60002",
+                    "Scaling Laws for Language Models",
+                    summary="We fit scaling laws. Experts disagree on extrapolation.",
+                    upvotes=90,
+                ),
+            ]
+        )
+        app.store.subscribe(TARGET, "mixture of experts")
+        ch = app.store.get_channel(TARGET)
+        assert ch is not None
+        d = app.digests.build(ch, DAY, now=NOW)
+        [section] = [s for s in d.sections if s.topic]
+        assert [p.id for p in section.papers] == ["2611.60001"]
+    finally:
+        app.close()
