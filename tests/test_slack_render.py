@@ -420,6 +420,13 @@ def test_a_reply_text_too_long_for_five_responses_says_it_was_shortened() -> Non
     assert_valid([single])
 
 
+@pytest.mark.parametrize("text", ["\r", " \n\t "])
+def test_a_reply_of_white_space_is_still_one_message(text: str) -> None:
+    messages = reply_messages(Reply(text))
+    assert len(messages) == 1
+    assert_valid(messages)
+
+
 def test_a_long_preview_is_cut_to_five_responses_with_a_note() -> None:
     papers = [huge_paper(i) for i in range(200)]
     d = digest(DigestSection("Trending", papers))

@@ -391,10 +391,11 @@ def reply_messages(reply: Reply, *, max_messages: int = MAX_RESPONSES) -> list[M
     else:
         if reply.title:
             head.append(header_block(reply.title, "title"))
-        if reply.text:
-            # Packed like papers, one section block at a time, so a long text (a channel with
-            # many topics) goes on in the next message instead of past a message's limits.
-            sections.append(_Section(None, [[b] for b in _text_blocks(reply.text, "text")]))
+        # Packed like papers, one section block at a time, so a long text (a channel with many
+        # topics) goes on in the next message instead of past a message's limits.
+        text_blocks = _text_blocks(reply.text, "text") if reply.text else []
+        if text_blocks:  # a text of white space alone makes none
+            sections.append(_Section(None, [[b] for b in text_blocks]))
         papers = [
             paper_blocks(p, block_id("paper", i, p.id), share=share)
             for i, p in enumerate(reply.papers, 1)
