@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -228,9 +229,49 @@ async def test_bad_signature_or_old_timestamp_gets_401_and_runs_nothing(
     assert ran == ["diffusion"]
 
 
-async def _post_unsigned(url: str, body: str) -> int:
-    async with aiohttp.ClientSession() as session, session.post(url, data=body) as resp:
+async def _post_unsigned(url: str, body: str | bytes, **headers: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as resp,
+    ):
         return resp.status
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ("{not json", {"Content-Type": "application/json"}),
+        ("payload=%7Bx", {"Content-Type": "application/x-www-form-urlencoded"}),
+        (
+            "command=/papers&text=x",
+            {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        ),
+        (b"text=\xff\xfe", {"X-Slack-Request-Timestamp": str(int(time.time()))}),
+    ],
+    ids=["json", "payload", "timestamp", "not-utf8"],
+)
+async def test_malformed_requests_without_a_valid_signature_get_401_quietly(
+    bot: Bot, caplog: pytest.LogCaptureFixture, body: str | bytes, headers: dict[str, str]
+) -> None:
+    # Garbage from anyone is refused like any unsigned request, not a 500 and a traceback.
+    assert await _post_unsigned(bot.url + "/slack/events", body, **headers) == 401
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_signed_body_that_cannot_be_parsed_gets_400(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, _, _ = await bot.post("{not json", content_type="application/json")
+    assert status == 400
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_url_verification_is_answered_when_signed(bot: Bot) -> None:
+    body = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"})
+    status, text, _ = await bot.post(body, content_type="application/json")
+    assert status == 200 and "c-123" in text
+    status, _, _ = await bot.post(body, content_type="application/json", secret="not-the-secret")
+    assert status == 401
 
 
 async def test_subscribe_is_confirmed_in_channel(bot: Bot) -> None:
