@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from adapters.registry import AdapterContext
 from adapters.slack import SlackAdapter, from_context
@@ -381,6 +382,35 @@ async def test_share_of_an_unknown_paper_says_so(bot: Bot, fake: FakeSlack) -> N
     [answer] = await bot.answers("share")
     assert "can't find that paper" in json.dumps(answer)
     assert fake.calls("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        (OperationalError("SELECT", {}, Exception("database is locked")), logging.WARNING),
+        (RuntimeError("a bug"), logging.ERROR),
+    ],
+    ids=["database-down", "bug"],
+)
+async def test_share_that_fails_on_our_side_says_try_again(
+    bot: Bot,
+    fake: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    logged: int,
+) -> None:
+    def fail(arxiv_id: str) -> None:
+        raise error
+
+    bot.core.store.get_paper = fail  # type: ignore[assignment]
+    status, _, _ = await bot.post(share_body(fake, "share", "2611.10002"))
+    assert status == 200
+    [answer] = await bot.answers("share")
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert "try again in a minute" in json.dumps(answer)
+    assert fake.calls("chat.postMessage") == []
+    # An outage is one warning line; only a bug is an error with its traceback.
+    assert max(r.levelno for r in caplog.records if r.name == "adapters.slack") == logged
 
 
 # -- uninstalls ----------------------------------------------------------------------------------
