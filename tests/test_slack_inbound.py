@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.registry import AdapterContext
 from adapters.slack import SlackAdapter, from_context
+from adapters.slack.listeners import Listeners
 from bot.app import App
 from bot.config import Secrets
 from bot.models import Invocation, Reply, Target
@@ -186,6 +187,68 @@ async def test_an_answer_under_way_when_the_bot_stops_is_still_sent(
         bot.core.close()
     [answer] = fake.responded("late")
     assert "diffusion" in answer["blocks"][0]["text"]["text"]
+
+
+async def test_a_command_arriving_while_the_bot_stops_is_refused_not_dropped(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    runner, bot = await start_bot(tmp_path, fake)
+    handle = bot.core.commands.handle
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_handle(text: str, who: Invocation) -> Reply:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(1.0)
+        return handle(text, who)
+
+    bot.core.commands.handle = slow_handle  # type: ignore[method-assign]
+    try:
+        assert await bot.command("diffusion", "before") == 200
+        await asyncio.wait_for(started.wait(), 5)
+        runner.request_stop()
+        stopping = asyncio.create_task(runner.stop())
+        await asyncio.sleep(0.3)  # the adapter is letting "before" finish
+        # Acknowledged with 200 it would never be answered: 503 makes Slack tell the person.
+        assert await bot.command("help", "during") == 503
+        await stopping
+    finally:
+        await runner.stop()
+        bot.core.close()
+    assert len(fake.responded("before")) == 1
+    assert fake.responded("during") == []
+
+
+async def test_close_waits_for_answers_begun_while_closing(tmp_path: Path, fake: FakeSlack) -> None:
+    # A request bolt was still dispatching when the bot began to stop hands its answer over
+    # after close() started: that answer is sent too, not left pending.
+    listeners = Listeners(make_core(tmp_path, fake), None)
+    sent: list[str] = []
+
+    async def answer(name: str, then: str | None = None) -> None:
+        await asyncio.sleep(0.2)
+        if then is not None:
+            listeners._later(answer(then))
+        sent.append(name)
+
+    listeners._later(answer("first", then="second"))
+    try:
+        await listeners.close(grace=5)
+    finally:
+        listeners.core.close()
+    assert sent == ["first", "second"]
+    assert not listeners._tasks
+
+
+async def test_close_gives_up_after_the_grace_time(tmp_path: Path, fake: FakeSlack) -> None:
+    listeners = Listeners(make_core(tmp_path, fake), None)
+    listeners._later(asyncio.sleep(60))
+    started = time.monotonic()
+    try:
+        await listeners.close(grace=0.3)
+    finally:
+        listeners.core.close()
+    assert time.monotonic() - started < 2 and not listeners._tasks
 
 
 async def test_help_and_errors_always_answer(bot: Bot) -> None:

@@ -91,6 +91,7 @@ class SlackAdapter(Adapter):
         self._socket_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._verifier: SignatureVerifier | None = None
+        self._stopping = False
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -128,6 +129,10 @@ class SlackAdapter(Adapter):
             web_app.router.add_get(flow.redirect_uri_path, self._oauth_redirect)
 
     async def _events(self, request: web.Request) -> web.Response:
+        if self._stopping:
+            # Stopping: work taken now could not be answered. Slack shows the person an error
+            # at once (and sends events again, to another replica if there is one).
+            return web.Response(status=503, text="stopping")
         # The signature is checked here, on the raw body, before bolt sees the request: bolt
         # parses the body (JSON, ``payload=``) first and reads the timestamp with a bare int(),
         # so garbage from anyone answered 500 with a traceback instead of 401.
@@ -230,7 +235,9 @@ class SlackAdapter(Adapter):
         return None
 
     async def stop(self) -> None:
-        """Disconnect Socket Mode (HTTP routes stop with the server)."""
+        """Disconnect Socket Mode and refuse Slack's requests over HTTP (503), then let the
+        answers under way finish (the HTTP routes stop with the server)."""
+        self._stopping = True
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None

@@ -96,14 +96,19 @@ class Listeners:
 
     async def close(self, grace: float = 5.0) -> None:
         """Let answers under way finish (for up to ``grace`` seconds; the rest are cancelled),
-        then close the connections they were posted on."""
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning("stopped %d answer(s) still under way", len(late))
-                await asyncio.wait(late)
+        then close the connections they were posted on. Answers begun meanwhile (a request bolt
+        was still dispatching when the bot began to stop) are waited for too: close returns
+        only when none is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        late = set(self._tasks)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("stopped %d answer(s) still under way", len(late))
+            await asyncio.wait(late)
         if self._session is not None:
             await self._session.close()
             self._session = None
