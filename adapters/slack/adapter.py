@@ -309,7 +309,8 @@ class SlackAdapter(Adapter):
         return self._credentials.problem(sending=True)
 
     async def token_for(self, team_id: str) -> str:
-        """The bot token for workspace ``team_id``: SLACK_BOT_TOKEN, or its installation's.
+        """The bot token for workspace ``team_id``: SLACK_BOT_TOKEN, or its installation's (that
+        of an Enterprise Grid workspace, or its org's org-wide one, included).
         Only these are needed: ``papers-bot digest --send`` works without the app token."""
         creds = self._credentials
         problem = creds.problem(sending=True)
@@ -319,7 +320,7 @@ class SlackAdapter(Adapter):
             assert creds.bot_token is not None
             return creds.bot_token
         try:
-            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
+            bot = await self.installations.async_find_workspace_bot(team_id)
         except Exception as e:
             raise DeliveryError(f"cannot read Slack installations ({type(e).__name__})") from None
         if bot is None or not bot.bot_token:
