@@ -344,6 +344,58 @@ async def test_each_workspace_gets_its_own_installation_token(core: App, fake: F
         await adapter.send_digest(small_digest(Target.parse("slack:T0404/C0001")))
 
 
+def grid_install(
+    adapter: SlackAdapter, org: str, team: str | None, token: str, *, at: float | None = None
+) -> None:
+    """What bolt's OAuth flow saves inside Enterprise Grid org ``org``: a workspace's install,
+    or with ``team`` None the org-wide one."""
+    assert adapter.installations is not None
+    adapter.installations.sync.save(
+        Installation(
+            app_id="A0PAPERS",
+            enterprise_id=org,
+            team_id=team,
+            bot_token=token,
+            bot_id=f"B{org}{team}",
+            bot_user_id=f"U{org}{team}",
+            bot_scopes="commands,chat:write",
+            user_id="UINSTALLER",
+            is_enterprise_install=team is None,
+            installed_at=time.time() if at is None else at,
+        )
+    )
+
+
+def oauth_adapter(core: App) -> SlackAdapter:
+    return adapter_for(
+        core, SLACK_BOT_TOKEN="", SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret-x"
+    )
+
+
+async def test_a_workspace_in_an_enterprise_grid_org_gets_its_digest(
+    core: App, fake: FakeSlack
+) -> None:
+    fake.add_workspace("T0GRID", bot_token="xoxb-grid-token")
+    adapter = oauth_adapter(core)
+    grid_install(adapter, "E0ORG", "T0GRID", "xoxb-old-token", at=time.time() - 60)
+    grid_install(adapter, "E0ORG", "T0GRID", "xoxb-grid-token")  # reinstalled: the newest wins
+    await adapter.send_digest(small_digest(Target.parse("slack:T0GRID/C0GRID")))
+    assert [c.team for c in fake.calls("chat.postMessage")] == ["T0GRID"]
+
+
+async def test_an_org_wide_install_posts_in_the_orgs_workspaces(core: App, fake: FakeSlack) -> None:
+    fake.add_workspace("T0GRID", bot_token="xoxb-org-token")
+    adapter = oauth_adapter(core)
+    grid_install(adapter, "E0ORG", None, "xoxb-org-token")
+    await adapter.send_digest(small_digest(Target.parse("slack:T0GRID/C0GRID")))
+    assert [c.team for c in fake.calls("chat.postMessage")] == ["T0GRID"]
+    # Which org a workspace belongs to is not known: with two orgs installed org-wide, neither
+    # token is guessed.
+    grid_install(adapter, "E0OTHER", None, "xoxb-other-org-token")
+    with pytest.raises(PermanentDeliveryError, match="not installed in Slack workspace T0GRID"):
+        await adapter.send_digest(small_digest(Target.parse("slack:T0GRID/C0GRID")))
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 

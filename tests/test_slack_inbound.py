@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,9 +16,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from adapters.registry import AdapterContext
 from adapters.slack import SlackAdapter, from_context
+from adapters.slack.listeners import Listeners
 from bot.app import App
 from bot.config import Secrets
 from bot.models import Invocation, Reply, Target
@@ -186,6 +189,68 @@ async def test_an_answer_under_way_when_the_bot_stops_is_still_sent(
     assert "diffusion" in answer["blocks"][0]["text"]["text"]
 
 
+async def test_a_command_arriving_while_the_bot_stops_is_refused_not_dropped(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    runner, bot = await start_bot(tmp_path, fake)
+    handle = bot.core.commands.handle
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_handle(text: str, who: Invocation) -> Reply:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(1.0)
+        return handle(text, who)
+
+    bot.core.commands.handle = slow_handle  # type: ignore[method-assign]
+    try:
+        assert await bot.command("diffusion", "before") == 200
+        await asyncio.wait_for(started.wait(), 5)
+        runner.request_stop()
+        stopping = asyncio.create_task(runner.stop())
+        await asyncio.sleep(0.3)  # the adapter is letting "before" finish
+        # Acknowledged with 200 it would never be answered: 503 makes Slack tell the person.
+        assert await bot.command("help", "during") == 503
+        await stopping
+    finally:
+        await runner.stop()
+        bot.core.close()
+    assert len(fake.responded("before")) == 1
+    assert fake.responded("during") == []
+
+
+async def test_close_waits_for_answers_begun_while_closing(tmp_path: Path, fake: FakeSlack) -> None:
+    # A request bolt was still dispatching when the bot began to stop hands its answer over
+    # after close() started: that answer is sent too, not left pending.
+    listeners = Listeners(make_core(tmp_path, fake), None)
+    sent: list[str] = []
+
+    async def answer(name: str, then: str | None = None) -> None:
+        await asyncio.sleep(0.2)
+        if then is not None:
+            listeners._later(answer(then))
+        sent.append(name)
+
+    listeners._later(answer("first", then="second"))
+    try:
+        await listeners.close(grace=5)
+    finally:
+        listeners.core.close()
+    assert sent == ["first", "second"]
+    assert not listeners._tasks
+
+
+async def test_close_gives_up_after_the_grace_time(tmp_path: Path, fake: FakeSlack) -> None:
+    listeners = Listeners(make_core(tmp_path, fake), None)
+    listeners._later(asyncio.sleep(60))
+    started = time.monotonic()
+    try:
+        await listeners.close(grace=0.3)
+    finally:
+        listeners.core.close()
+    assert time.monotonic() - started < 2 and not listeners._tasks
+
+
 async def test_help_and_errors_always_answer(bot: Bot) -> None:
     assert await bot.command("", "empty") == 200
     [help_answer] = await bot.answers("empty")
@@ -228,9 +293,49 @@ async def test_bad_signature_or_old_timestamp_gets_401_and_runs_nothing(
     assert ran == ["diffusion"]
 
 
-async def _post_unsigned(url: str, body: str) -> int:
-    async with aiohttp.ClientSession() as session, session.post(url, data=body) as resp:
+async def _post_unsigned(url: str, body: str | bytes, **headers: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as resp,
+    ):
         return resp.status
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ("{not json", {"Content-Type": "application/json"}),
+        ("payload=%7Bx", {"Content-Type": "application/x-www-form-urlencoded"}),
+        (
+            "command=/papers&text=x",
+            {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        ),
+        (b"text=\xff\xfe", {"X-Slack-Request-Timestamp": str(int(time.time()))}),
+    ],
+    ids=["json", "payload", "timestamp", "not-utf8"],
+)
+async def test_malformed_requests_without_a_valid_signature_get_401_quietly(
+    bot: Bot, caplog: pytest.LogCaptureFixture, body: str | bytes, headers: dict[str, str]
+) -> None:
+    # Garbage from anyone is refused like any unsigned request, not a 500 and a traceback.
+    assert await _post_unsigned(bot.url + "/slack/events", body, **headers) == 401
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_signed_body_that_cannot_be_parsed_gets_400(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, _, _ = await bot.post("{not json", content_type="application/json")
+    assert status == 400
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_url_verification_is_answered_when_signed(bot: Bot) -> None:
+    body = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"})
+    status, text, _ = await bot.post(body, content_type="application/json")
+    assert status == 200 and "c-123" in text
+    status, _, _ = await bot.post(body, content_type="application/json", secret="not-the-secret")
+    assert status == 401
 
 
 async def test_subscribe_is_confirmed_in_channel(bot: Bot) -> None:
@@ -340,6 +445,35 @@ async def test_share_of_an_unknown_paper_says_so(bot: Bot, fake: FakeSlack) -> N
     [answer] = await bot.answers("share")
     assert "can't find that paper" in json.dumps(answer)
     assert fake.calls("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        (OperationalError("SELECT", {}, Exception("database is locked")), logging.WARNING),
+        (RuntimeError("a bug"), logging.ERROR),
+    ],
+    ids=["database-down", "bug"],
+)
+async def test_share_that_fails_on_our_side_says_try_again(
+    bot: Bot,
+    fake: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    logged: int,
+) -> None:
+    def fail(arxiv_id: str) -> None:
+        raise error
+
+    bot.core.store.get_paper = fail  # type: ignore[assignment]
+    status, _, _ = await bot.post(share_body(fake, "share", "2611.10002"))
+    assert status == 200
+    [answer] = await bot.answers("share")
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert "try again in a minute" in json.dumps(answer)
+    assert fake.calls("chat.postMessage") == []
+    # An outage is one warning line; only a bug is an error with its traceback.
+    assert max(r.levelno for r in caplog.records if r.name == "adapters.slack") == logged
 
 
 # -- uninstalls ----------------------------------------------------------------------------------

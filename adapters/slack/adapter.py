@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import Adapter, DeliveryError, PermanentDeliveryError
 from adapters.slack.app import (
@@ -88,6 +90,8 @@ class SlackAdapter(Adapter):
         self._socket: AsyncSocketModeHandler | None = None
         self._socket_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._verifier: SignatureVerifier | None = None
+        self._stopping = False
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -114,7 +118,10 @@ class SlackAdapter(Adapter):
         """Add the Slack routes to the bot's HTTP server: ``POST /slack/events`` in http mode,
         ``GET /slack/install`` and ``/slack/oauth_redirect`` when installable."""
         bolt = self.bolt
-        if self.credentials.mode == "http":
+        creds = self.credentials
+        if creds.mode == "http":
+            assert creds.signing_secret is not None
+            self._verifier = SignatureVerifier(creds.signing_secret)
             web_app.router.add_post(EVENTS_PATH, self._events)
         flow = bolt.oauth_flow
         if flow is not None:
@@ -122,8 +129,38 @@ class SlackAdapter(Adapter):
             web_app.router.add_get(flow.redirect_uri_path, self._oauth_redirect)
 
     async def _events(self, request: web.Request) -> web.Response:
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        if self._stopping:
+            # Stopping: work taken now could not be answered. Slack shows the person an error
+            # at once (and sends events again, to another replica if there is one).
+            return web.Response(status=503, text="stopping")
+        # The signature is checked here, on the raw body, before bolt sees the request: bolt
+        # parses the body (JSON, ``payload=``) first and reads the timestamp with a bare int(),
+        # so garbage from anyone answered 500 with a traceback instead of 401.
+        if not self._signed(request.headers, await request.read()):
+            return web.Response(status=401, text="invalid signature")
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # correctly signed yet unparseable: Slack never sends that
+            log.warning("Slack: a signed request with a body that cannot be parsed")
+            return web.Response(status=400, text="unparseable body")
+        response = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
+
+    def _signed(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether ``body`` carries a valid, at most five minutes old signature of the app's
+        signing secret. Anything malformed (a timestamp that is no number, a body that is no
+        UTF-8) is simply not signed."""
+        verifier = self._verifier
+        if verifier is None:
+            return False
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature")
+        try:
+            int(timestamp)  # slack-sdk's own int() is unguarded
+            text = body.decode("utf-8")  # and so is its decode
+        except ValueError:
+            return False
+        return verifier.is_valid(text, timestamp, signature)
 
     async def _install(self, request: web.Request) -> web.Response:
         flow = self.bolt.oauth_flow
@@ -198,7 +235,9 @@ class SlackAdapter(Adapter):
         return None
 
     async def stop(self) -> None:
-        """Disconnect Socket Mode (HTTP routes stop with the server)."""
+        """Disconnect Socket Mode and refuse Slack's requests over HTTP (503), then let the
+        answers under way finish (the HTTP routes stop with the server)."""
+        self._stopping = True
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -270,7 +309,8 @@ class SlackAdapter(Adapter):
         return self._credentials.problem(sending=True)
 
     async def token_for(self, team_id: str) -> str:
-        """The bot token for workspace ``team_id``: SLACK_BOT_TOKEN, or its installation's.
+        """The bot token for workspace ``team_id``: SLACK_BOT_TOKEN, or its installation's (that
+        of an Enterprise Grid workspace, or its org's org-wide one, included).
         Only these are needed: ``papers-bot digest --send`` works without the app token."""
         creds = self._credentials
         problem = creds.problem(sending=True)
@@ -280,7 +320,7 @@ class SlackAdapter(Adapter):
             assert creds.bot_token is not None
             return creds.bot_token
         try:
-            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
+            bot = await self.installations.async_find_workspace_bot(team_id)
         except Exception as e:
             raise DeliveryError(f"cannot read Slack installations ({type(e).__name__})") from None
         if bot is None or not bot.bot_token:

@@ -26,7 +26,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack.render import SHARE_ACTION_ID, reply_messages, shared_paper_message
 from adapters.slack.stores import ThreadedInstallationStore
 from bot.app import App
-from bot.commands import SETTINGS_COMMANDS, parse
+from bot.commands import SETTINGS_COMMANDS, SORRY, parse
+from bot.db import UNAVAILABLE
 from bot.models import Invocation, Platform, Reply, ReplyKind, Target, TargetError
 
 log = logging.getLogger("adapters.slack")
@@ -44,6 +45,7 @@ CANNOT_POST = {
     "channel_not_found": f"I can't see this channel. {_INVITE}",
     "is_archived": "This channel is archived, so I can't post in it.",
 }
+_NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 def slack_target(team_id: str | None, channel_id: str | None) -> Target:
@@ -94,14 +96,19 @@ class Listeners:
 
     async def close(self, grace: float = 5.0) -> None:
         """Let answers under way finish (for up to ``grace`` seconds; the rest are cancelled),
-        then close the connections they were posted on."""
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning("stopped %d answer(s) still under way", len(late))
-                await asyncio.wait(late)
+        then close the connections they were posted on. Answers begun meanwhile (a request bolt
+        was still dispatching when the bot began to stop) are waited for too: close returns
+        only when none is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        late = set(self._tasks)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("stopped %d answer(s) still under way", len(late))
+            await asyncio.wait(late)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -185,6 +192,30 @@ class Listeners:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
+        # The clicker always hears back, as a /papers command would in the same state: an
+        # outage (the database, the network) gets one warning line and "try again".
+        try:
+            await self._post_shared(arxiv_id, user_id, channel, respond, client)
+        except UNAVAILABLE as e:
+            log.warning("sharing %s: database unavailable (%s)", arxiv_id, type(e).__name__)
+            await _say_privately(respond, SORRY)
+        except _NETWORK_ERRORS as e:
+            log.warning(
+                "sharing %s in %s: cannot reach Slack (%s)", arxiv_id, channel, type(e).__name__
+            )
+            await _say_privately(respond, SORRY)
+        except Exception:
+            log.exception("sharing %s in %s failed", arxiv_id, channel)
+            await _say_privately(respond, SORRY)
+
+    async def _post_shared(
+        self,
+        arxiv_id: str,
+        user_id: str,
+        channel: str | None,
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
         paper = await asyncio.to_thread(self.core.store.get_paper, arxiv_id) if arxiv_id else None
         if paper is None or not channel:
             await _say_privately(respond, "Sorry, I can't find that paper any more.")

@@ -18,7 +18,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, desc, select
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,60 @@ class ThreadedInstallationStore(AsyncInstallationStore):
             is_enterprise_install=is_enterprise_install,
         )
         return bot
+
+    async def async_find_workspace_bot(self, team_id: str) -> Bot | None:
+        """The bot that posts in workspace ``team_id``, whatever its enterprise; None when the
+        app is not installed there. See ``find_workspace_bot``."""
+        bot: Bot | None = await asyncio.to_thread(self.find_workspace_bot, team_id)
+        return bot
+
+    def find_workspace_bot(self, team_id: str) -> Bot | None:
+        """The newest bot installed in workspace ``team_id``, whatever its enterprise; else the
+        bot of an org-wide install, when one Enterprise Grid org has installed the app so.
+
+        A digest's target names only the workspace (``slack:T0123/C0456``), but slack-sdk's
+        ``find_bot`` matches the enterprise exactly: asked with none, it missed every workspace
+        of an Enterprise Grid org (saved with its ``enterprise_id``)."""
+        store = self.sync
+        c = store.bots.c
+        query = (
+            store.bots.select()
+            .where(
+                and_(
+                    c.client_id == store.client_id,
+                    c.team_id == team_id,
+                    c.bot_token.is_not(None),  # the latest one that has a bot token
+                )
+            )
+            .order_by(desc(c.installed_at), desc(c.id))
+            .limit(1)
+        )
+        # An org-wide install has no workspace: its rows carry the org's id and no team. Which
+        # org a workspace belongs to is not stored, so it is used only when there is one org.
+        orgs = (
+            select(c.enterprise_id)
+            .where(
+                and_(
+                    c.client_id == store.client_id,
+                    c.team_id.is_(None),
+                    c.is_enterprise_install.is_(True),
+                    c.enterprise_id.is_not(None),
+                    c.bot_token.is_not(None),
+                )
+            )
+            .distinct()
+            .limit(2)
+        )
+        with store.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                return store.build_bot_entity(row)
+            enterprises = conn.execute(orgs).scalars().all()
+        if len(enterprises) != 1:
+            return None
+        found: Bot | None = store.find_bot(
+            enterprise_id=enterprises[0], team_id=None, is_enterprise_install=True
+        )
+        return found
 
     async def async_find_installation(
         self,
