@@ -10,9 +10,9 @@ it: the user's word, its acronym or expansion ("MoE" <-> "mixture of experts"), 
 paraphrases ("cheaper" <-> "efficient"), the spelling fix for a word the index has never seen,
 and split or joined compounds ("fine tuning" <-> "finetuning"). The engine ranks the papers
 matching any of them (OR, so paraphrases still find partial matches) and hands over its best
-`CANDIDATES`; those are re-ranked here by how much of the query they cover (concepts weighted
-by rarity, matched by Porter stem), whether they cover it in the title, and the engine's rank.
-Equal scores go to more upvotes, then recency.
+`CANDIDATES` (as many as asked for when that is more); those are re-ranked here by how much of
+the query they cover (concepts weighted by rarity, matched by Porter stem), whether they cover
+it in the title, and the engine's rank. Equal scores go to more upvotes, then recency.
 
 Cost stays bounded at any size: words too common to pick candidates by are left to the
 re-ranking (`COMMON_DF`) unless the rarer phrases find too few papers, and without a date range
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How many of the engine's best hits are re-ranked here.
+# How many of the engine's best hits are re-ranked here (more when more answers are asked for).
 CANDIDATES = 50
 # Without a date range, only the newest matches (by insertion) are scored by the engine.
 WINDOW = 2000
@@ -815,13 +815,18 @@ class Searcher:
                 return []
             wanted = _wanted_phrases(parsed)
             phrases = _retrieval_phrases(wanted, vocabulary)
-            candidates = self._matching(session, phrases, vocabulary, since, until, exclude)
-            if len(candidates) < CANDIDATES and (more := _more_phrases(wanted, phrases)):
+            # Re-ranking can only answer with papers the engine handed over: at least as many
+            # as asked for.
+            depth = max(CANDIDATES, limit)
+            candidates = self._matching(session, phrases, vocabulary, since, until, exclude, depth)
+            if len(candidates) < depth and (more := _more_phrases(wanted, phrases)):
                 # The rarer phrases alone found few papers (paraphrases no paper uses, words
                 # never written together): the common words pick candidates too, or a query of
                 # common words could find nothing at all.
                 phrases = [*phrases, *more]
-                candidates = self._matching(session, phrases, vocabulary, since, until, exclude)
+                candidates = self._matching(
+                    session, phrases, vocabulary, since, until, exclude, depth
+                )
             similar = None
             if self.semantic is not None:
                 similar = self.semantic.similar(
@@ -831,7 +836,7 @@ class Searcher:
                 lexical = {c.pk for c in candidates}
                 if extra := [pk for pk in similar.nearest if pk not in lexical]:
                     candidates += self._candidates(
-                        session, (), False, since, until, exclude, pks=extra
+                        session, (), False, since, until, exclude, depth, pks=extra
                     )
             # Every candidate is scored when the vectors will score them all again.
             keep = limit if similar is None else None
@@ -842,7 +847,9 @@ class Searcher:
                 seen = {c.pk for c in candidates}
                 pks = self._holding_all(session, groups, since, until)
                 if extra := [pk for pk in pks if pk not in seen]:
-                    whole = self._candidates(session, (), False, since, until, exclude, pks=extra)
+                    whole = self._candidates(
+                        session, (), False, since, until, exclude, depth, pks=extra
+                    )
                     # Only those that can beat the answers so far are scored in full.
                     floor = ranked[limit - 1].score if keep and len(ranked) >= limit else 0.0
                     ranked = sorted(
@@ -974,13 +981,14 @@ class Searcher:
         since: date | None,
         until: date | None,
         exclude: Collection[str],
+        depth: int = CANDIDATES,
     ) -> list[_Candidate]:
-        """The engine's best candidates for any of ``phrases``."""
+        """The engine's best ``depth`` candidates for any of ``phrases``."""
         # Do matches fill a good share of all papers (a walk finds the newest fast)?
         dense = sum(_estimated_df(p, vocabulary) for p in phrases) * 4 > vocabulary.documents
         if self.store.dialect == "sqlite":
             phrases = _fts_phrases(phrases, vocabulary)
-        return self._candidates(session, phrases, dense, since, until, exclude)
+        return self._candidates(session, phrases, dense, since, until, exclude, depth)
 
     def _holding_all(
         self,
@@ -1016,13 +1024,14 @@ class Searcher:
         since: date | None,
         until: date | None,
         exclude: Collection[str],
+        depth: int = CANDIDATES,
         *,
         pks: Sequence[int] | None = None,
     ) -> list[_Candidate]:
-        """The engine's best `CANDIDATES` papers for any of ``phrases``, with their texts.
+        """The engine's best ``depth`` papers for any of ``phrases``, with their texts.
         ``dense``: a good share of all papers may match. Given ``pks`` (papers the vectors
         proposed), those papers instead, through the same filters, with no engine rank."""
-        params: dict[str, Any] = {"depth": CANDIDATES, "window": WINDOW}
+        params: dict[str, Any] = {"depth": depth, "window": WINDOW}
         params.update(since=since, until=until)
         dated = _dated(since, until)
         filters = ["p.withdrawn_at IS NULL", *dated]
@@ -1057,10 +1066,10 @@ class Searcher:
                     # sequential scan rather than ask the GIN index: ten times slower.
                     session.execute(text("SET LOCAL enable_seqscan = off"))
                 if not exclude:
-                    # Rank before joining: the best CANDIDATES (twice as many, so withdrawn
+                    # Rank before joining: the best ``depth`` (twice as many, so withdrawn
                     # papers still leave enough) are all the join needs to read.
                     hits = f"SELECT * FROM ({hits}) AS r ORDER BY engine DESC LIMIT :ranked"
-                    params["ranked"] = 2 * CANDIDATES
+                    params["ranked"] = 2 * depth
             else:
                 hits = f"SELECT f.pk, {rank} AS engine FROM papers f"
                 hits += f" WHERE f.search_vector @@ {tsquery}"
@@ -1080,10 +1089,10 @@ class Searcher:
                 hits += " ORDER BY rowid DESC LIMIT :window"
                 if not exclude:
                     # Rank before joining: reading WINDOW papers' rows (large ones) only to keep
-                    # the best CANDIDATES took longer than scoring them. Twice as many are kept,
-                    # so withdrawn papers (rare) still leave CANDIDATES.
+                    # the best ``depth`` took longer than scoring them. Twice as many are kept,
+                    # so withdrawn papers (rare) still leave ``depth``.
                     hits = f"SELECT * FROM ({hits}) ORDER BY engine DESC LIMIT :ranked"
-                    params["ranked"] = 2 * CANDIDATES
+                    params["ranked"] = 2 * depth
             else:
                 # A date range: the engine scores only the papers between the first and last
                 # one in it (papers are mostly added in featured order, so about the range's

@@ -344,6 +344,18 @@ def test_limit(corpus: Searcher) -> None:
     assert corpus.search("experts", limit=0) == []
 
 
+def test_a_limit_above_the_engines_candidates_is_answered_in_full(store: Store) -> None:
+    # The engine hands over its best CANDIDATES (50) to re-rank; the command line asks for up
+    # to 100. Every one of 120 matches is a good answer.
+    store.upsert_papers(
+        [paper(f"p{i:03d}", f"Protein folding {i}", "Folding proteins.") for i in range(120)]
+    )
+    searcher = Searcher(store)
+    for limit in (60, 100):
+        found = ids(searcher, "protein folding", limit=limit)
+        assert len(found) == len(set(found)) == limit
+
+
 # -- filters ---------------------------------------------------------------------------------------
 
 
