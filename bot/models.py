@@ -145,8 +145,8 @@ class Paper:
         return first_sentence(self.summary)
 
     def author_line(self, first: int = 3) -> str:
-        """The first ``first`` authors, then "et al."."""
-        names = [n for n in self.authors if n]
+        """The first ``first`` authors, then "et al." (names of white space alone left out)."""
+        names = [name for name in map(clean_text, self.authors) if name]
         if not names:
             return ""
         if len(names) <= first:

@@ -423,3 +423,11 @@ def test_share_custom_id_refuses_ids_that_cannot_fit() -> None:
     assert render.share_custom_id("2611.10001") == "papers:share:2611.10001"
     assert render.share_custom_id("x" * 90) is None
     assert render.share_custom_id("a b") is None
+
+
+def test_blank_titles_and_author_names_bring_no_empty_emphasis() -> None:
+    """Bold or italics around nothing ("****", "**") would show as they stand."""
+    [body] = render.reply_messages(Reply("Some text.", title=" \n"))
+    assert body["content"] == "Some text."
+    description = render.paper_embed(paper("2611.70001", "T", authors=[" ", "\x07"]))["description"]
+    assert not description.startswith("*")

@@ -129,3 +129,9 @@ def test_clean_text(text: str, expected: str) -> None:
     cleaned = clean_text(text)
     assert cleaned == expected
     cleaned.encode("utf-8")  # every result can be stored and sent
+
+
+def test_author_line_leaves_out_blank_names() -> None:
+    p = Paper(id="2611.00001", title="t", authors=[" ", "\x1b", "Ada  Example", "", "Bo Sample"])
+    assert p.author_line() == "Ada Example, Bo Sample"
+    assert Paper(id="2611.00002", title="t", authors=[" \n"]).author_line() == ""

@@ -287,8 +287,9 @@ def reply_messages(reply: Reply) -> list[dict[str, Any]]:
     bold and the text, then the papers as embeds, each with a Share button when the reply is
     private; a digest preview carries the digest's embeds. ``flags`` marks ephemeral replies."""
     parts: list[str] = []
-    if reply.title:
-        parts.append(f"**{fit(clean_text(reply.title), 300)}**")
+    title = clean_text(reply.title)
+    if title:  # "****" for a blank one would show as it stands
+        parts.append(f"**{fit(title, 300)}**")
     if reply.text:
         parts.append(escape_reply_text(reply.text))
     embeds: list[tuple[int | None, Paper, dict[str, Any]]] = [
