@@ -28,6 +28,7 @@ from bot import semantic as semantic_module
 from bot.app import App
 from bot.config import SemanticConfig, Settings, load_settings
 from bot.db import PaperRow
+from bot.digest import LEXICAL_MIN_RELEVANCE
 from bot.models import Target
 from bot.search import Searcher, query_words
 from bot.semantic import (
@@ -486,7 +487,7 @@ def test_without_the_extra_search_is_lexical_with_one_log_line(
     with caplog.at_level(logging.INFO):
         auto = App(settings(db_url, "whatever", enabled=None))
         try:
-            assert auto.semantic is None and auto.min_relevance == 0.0
+            assert auto.semantic is None and auto.min_relevance == LEXICAL_MIN_RELEVANCE
         finally:
             auto.close()
         assert semantic_records(caplog) == []  # not asked for: nothing to say
