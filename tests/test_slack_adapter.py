@@ -396,6 +396,26 @@ async def test_an_org_wide_install_posts_in_the_orgs_workspaces(core: App, fake:
         await adapter.send_digest(small_digest(Target.parse("slack:T0GRID/C0GRID")))
 
 
+async def test_an_org_wide_uninstall_forgets_the_orgs_install(core: App, fake: FakeSlack) -> None:
+    """Slack's app_uninstalled for an org-wide install names the org and no workspace."""
+    from slack_bolt.context.async_context import AsyncBoltContext
+
+    fake.add_workspace("T0GRID", bot_token="xoxb-org-token")
+    adapter = oauth_adapter(core)
+    grid_install(adapter, "E0ORG", None, "xoxb-org-token")
+    grid_install(adapter, "E0ORG", "T0KEPT", "xoxb-kept-token")  # a workspace's own install
+    adapter.bolt  # noqa: B018 - builds the listeners
+    assert adapter._listeners is not None
+    await adapter._listeners.app_uninstalled(
+        AsyncBoltContext({"enterprise_id": "E0ORG", "team_id": None})
+    )
+    with pytest.raises(PermanentDeliveryError, match="not installed in Slack workspace T0GRID"):
+        await adapter.send_digest(small_digest(Target.parse("slack:T0GRID/C0GRID")))
+    assert adapter.installations is not None
+    kept = await adapter.installations.async_find_workspace_bot("T0KEPT")
+    assert kept is not None and kept.bot_token == "xoxb-kept-token"
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 

@@ -251,6 +251,12 @@ class Listeners:
     async def _forget(self, context: AsyncBoltContext, reason: str) -> None:
         team_id = context.team_id
         if not team_id:
+            # An org-wide install (Enterprise Grid) has no workspace: its installation goes,
+            # and its workspaces' channels pause when their next digest finds no token.
+            enterprise_id = context.enterprise_id
+            if enterprise_id and self.installations is not None:
+                await self.installations.async_delete_all(enterprise_id=enterprise_id, team_id=None)
+                log.warning("Slack org %s: %s (installed org-wide)", enterprise_id, reason)
             return
         if self.installations is not None:
             await self.installations.async_delete_all(
