@@ -165,20 +165,26 @@ async def test_search_is_acknowledged_at_once_and_answered_privately(
     assert call.status == 200
 
 
-async def test_an_answer_under_way_when_the_bot_stops_is_still_sent(
-    tmp_path: Path, fake: FakeSlack
-) -> None:
-    runner, bot = await start_bot(tmp_path, fake)
+def slow_commands(bot: Bot, seconds: float) -> asyncio.Event:
+    """Make each command take ``seconds`` in its worker thread; the event is set as one starts."""
     handle = bot.core.commands.handle
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
 
     def slow_handle(text: str, who: Invocation) -> Reply:
         loop.call_soon_threadsafe(started.set)
-        time.sleep(0.5)
+        time.sleep(seconds)
         return handle(text, who)
 
     bot.core.commands.handle = slow_handle  # type: ignore[method-assign]
+    return started
+
+
+async def test_an_answer_under_way_when_the_bot_stops_is_still_sent(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    runner, bot = await start_bot(tmp_path, fake)
+    started = slow_commands(bot, 0.5)
     try:
         assert await bot.command("diffusion", "late") == 200
         await asyncio.wait_for(started.wait(), 5)
@@ -193,16 +199,7 @@ async def test_a_command_arriving_while_the_bot_stops_is_refused_not_dropped(
     tmp_path: Path, fake: FakeSlack
 ) -> None:
     runner, bot = await start_bot(tmp_path, fake)
-    handle = bot.core.commands.handle
-    started = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow_handle(text: str, who: Invocation) -> Reply:
-        loop.call_soon_threadsafe(started.set)
-        time.sleep(1.0)
-        return handle(text, who)
-
-    bot.core.commands.handle = slow_handle  # type: ignore[method-assign]
+    started = slow_commands(bot, 1.0)
     try:
         assert await bot.command("diffusion", "before") == 200
         await asyncio.wait_for(started.wait(), 5)
