@@ -110,6 +110,9 @@ _STOPWORD_TEXT = """
 """
 # English function words and the filler of requests ("papers about", "new work on", "how to").
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Filler that after a word of the topic may be part of it ("deep research", "user study"): there
+# the two words in a row count in full, the word alone nearly (as an expansion does).
+_FILLER_TERMS = frozenset({"research", "study", "studies"})
 
 # Acronyms of the field and what they stand for; matched both ways.
 ACRONYMS: dict[str, tuple[str, ...]] = {
@@ -458,6 +461,9 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         word, typed = fixed[i]
         i += 1
         if word in STOPWORDS:
+            if word in _FILLER_TERMS and previous and concepts and not concepts[-1][2]:
+                # The previous word's concept: the two words first (in full), its own after.
+                concepts[-1] = ([(previous, word), *concepts[-1][0]], 1, False)
             previous = None
             continue
         alternatives: list[Phrase] = [(word,)]

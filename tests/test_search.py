@@ -243,6 +243,35 @@ def test_filler_is_ignored(corpus: Searcher) -> None:
     assert ids(corpus, "how to do video diffusion")[:1] == ["2401.00003"]
 
 
+def test_filler_after_a_topic_word_can_be_part_of_the_topic(store: Store) -> None:
+    """ "research" and "study" are filler ("research on X"), but "deep research" and "user study"
+    are topics: "deep research" searched "deep", and the newer, more upvoted papers on deep
+    networks came first."""
+    store.upsert_papers(
+        [
+            paper("dr1", "Benchmarking Deep Research Agents", "They browse and cite.", upvotes=3),
+            paper("dr2", "Open Deep Research with Small Models", "Trained with RL.", upvotes=4),
+            paper("us", "Interfaces for Annotators", "A user study with 40 annotators.", upvotes=1),
+        ]
+        + [
+            paper(
+                f"n{i}",
+                f"Deep Networks for Recommendation {i}",
+                f"A deep network of users; this research study shows gains on task {i}.",
+                upvotes=50,
+                featured_date=date(2024, 5, 7),
+            )
+            for i in range(12)
+        ]
+    )
+    searcher = Searcher(store)
+    found = ids(searcher, "deep research")
+    assert set(found[:2]) == {"dr1", "dr2"}
+    assert "n0" in found  # the first word alone still matches, below the two in a row
+    assert ids(searcher, "user study")[:1] == ["us"]
+    assert ids(searcher, "research on recommendation")[:1] != ["us"]  # filler before the topic
+
+
 def test_authors_are_searchable(corpus: Searcher) -> None:
     assert ids(corpus, "Turing") == ["2401.00005"]
 
@@ -532,6 +561,8 @@ def test_analyze_builds_concepts() -> None:
     assert ("mixture", "of", "experts") in alternatives[1] and ("moe",) in alternatives[1]
     assert ("smartphone",) in alternatives[2] and ("on", "device") in alternatives[2]
     assert not analyze("papers about the", vocab)
+    (deep,) = analyze("deep research papers", vocab).concepts
+    assert deep.alternatives == (("deep", "research"), ("deep",)) and deep.own == 1
 
 
 def test_acronym_is_not_a_surname(store: Store) -> None:
