@@ -86,6 +86,9 @@ class PaperRow(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     arxiv_id: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
+    # The title's words alone (bot.words.text_key), for finding a paper by its exact title
+    # (indexed, migration 0009).
+    title_key: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="")
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Denormalised text for full-text search (keywords and author names as plain text).

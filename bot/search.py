@@ -53,7 +53,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDateTime
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
-from bot.words import MAX_WORD_LENGTH, WORD, fold, split_words
+from bot.words import MAX_WORD_LENGTH, WORD, fold, split_words, text_key
 
 if TYPE_CHECKING:
     from bot.semantic import Semantic
@@ -793,7 +793,8 @@ class Searcher:
         - 0.15 × the engine's rank (bm25 / ts_rank_cd) relative to the best hit.
 
         So a paper scoring 0.6 or more mentions everything asked somewhere, and one under 0.3
-        misses most of it; ``min_score`` drops papers scoring below it.
+        misses most of it; ``min_score`` drops papers scoring below it. A paper whose title is
+        the query itself (their words compared, `bot.words.text_key`) scores 1, however old.
 
         With semantic matching the score is `bot.semantic.Fusion`'s: the lexical score above
         and the cosine of query and paper embeddings, weighted; still in [0, 1], and a paper
@@ -869,6 +870,18 @@ class Searcher:
                 for c in ranked:
                     c.score = fusion.score(c.score, similar.cosine(c.pk), known=known)
                 ranked = sorted(ranked, key=_order)
+            if exact := self._titled(session, query):
+                # Asked for by its title: first, even when its words are in many newer papers.
+                seen = {c.pk for c in ranked}
+                if missing := [pk for pk in exact if pk not in seen]:
+                    found = self._candidates(
+                        session, (), False, since, until, exclude, depth, pks=missing
+                    )
+                    ranked += _rank(found, parsed, vocabulary)
+                for c in ranked:
+                    if c.pk in exact:
+                        c.score = 1.0
+                ranked.sort(key=lambda c: (c.pk not in exact, _order(c)))
             ranked = [c for c in ranked if c.score >= min_score][:limit]
             if not ranked:
                 return []
@@ -995,6 +1008,15 @@ class Searcher:
         if self.store.dialect == "sqlite":
             phrases = _fts_phrases(phrases, vocabulary)
         return self._candidates(session, phrases, dense, since, until, exclude, depth)
+
+    @staticmethod
+    def _titled(session: Session, query: str) -> set[int]:
+        """The papers whose title is ``query`` (their `text_key`s equal)."""
+        key = text_key(query)
+        if not key or len(key) > MAX_QUERY_CHARS:
+            return set()
+        found = select(PaperRow.pk).where(PaperRow.title_key == key).limit(JOINT_CANDIDATES)
+        return set(session.scalars(found))
 
     def _holding_all(
         self,

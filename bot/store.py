@@ -46,7 +46,7 @@ from bot.db import (
     utcnow,
 )
 from bot.models import Channel, Paper, Schedule, Target, clean_text
-from bot.words import distinct_words
+from bot.words import distinct_words, text_key
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ _MERGED_COLUMNS = (
     "ai_keywords",
     "keywords_text",
     "title",
+    "title_key",
     "summary",
     "authors",
     "authors_text",
@@ -229,6 +230,7 @@ def paper_to_row(paper: Paper) -> dict[str, Any]:
     return {
         "arxiv_id": paper.id,
         "title": paper.title,
+        "title_key": text_key(paper.title),
         "summary": paper.summary,
         "authors": list(paper.authors),
         "authors_text": " ".join(paper.authors),
@@ -518,6 +520,7 @@ class Store:
             func.nullif(new("keywords_text"), ""), col["keywords_text"]
         )
         changes["title"] = new("title")
+        changes["title_key"] = new("title_key")
         changes["summary"] = func.coalesce(func.nullif(new("summary"), ""), col["summary"])
         # So do the authors: a payload without them (null, or none that parse) keeps the known.
         changes["authors"] = case((new("authors_text") != "", new("authors")), else_=col["authors"])

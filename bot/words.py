@@ -44,3 +44,9 @@ def distinct_words(texts: Iterable[str | None]) -> set[str]:
     indexes keep ß and ς, which case folding would turn into "ss" and "σ"."""
     words = split_words(" ".join(t for t in texts if t).lower())
     return {w for w in words if len(w) <= MAX_WORD_LENGTH}
+
+
+def text_key(text: str) -> str:
+    """``text`` as its words alone, lower-cased and space separated: a title and the same title
+    typed with other case, punctuation, spacing or accents have the same key."""
+    return " ".join(split_words(unicodedata.normalize("NFKC", text).lower()))

@@ -323,6 +323,37 @@ def test_title_beats_abstract(store: Store) -> None:
     assert ids(Searcher(store), "tokenizers") == ["t", "a"]
 
 
+def test_a_paper_asked_for_by_its_title_comes_first_however_old(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest papers sharing its words filled the answer: an older paper's own title did
+    not find it (here the newest 10 matches are scored, as the newest 2,000 are at scale)."""
+    monkeypatch.setattr("bot.search.WINDOW", 10)
+    title = "Sparse Attention for Long-context Language Models"
+    store.upsert_papers(
+        [
+            paper("old", title, "An older paper.", upvotes=1, featured_date=date(2022, 3, 1)),
+            paper("gone", title, "Withdrawn.", withdrawn_at=datetime(2022, 4, 1, tzinfo=UTC)),
+        ]
+        + [
+            paper(
+                f"n{i}",
+                f"Scaling Sparse Attention for Long-context Language Models {i}",
+                "Sparse attention for long-context language models, scaled.",
+                upvotes=90,
+            )
+            for i in range(30)
+        ]
+    )
+    searcher = Searcher(store)
+    assert ids(searcher, title)[:1] == ["old"]
+    assert ids(searcher, "sparse attention: for LONG CONTEXT language-models")[:1] == ["old"]
+    assert searcher.search(title)[0].score == 1.0
+    assert "gone" not in ids(searcher, title, limit=50)
+    assert "old" not in ids(searcher, title, since=date(2024, 1, 1))
+    assert "old" not in ids(searcher, title, exclude=["old"])
+
+
 def test_covering_every_word_beats_repeating_one(store: Store) -> None:
     store.upsert_papers(
         [

@@ -25,7 +25,7 @@ from bot.models import Paper, Target
 from bot.search import Searcher
 from bot.sources.huggingface import parse_items
 from bot.store import _MERGED_COLUMNS, Store, UpsertStats, paper_to_row
-from bot.words import distinct_words
+from bot.words import distinct_words, text_key
 from tests.factories import api_item, corpus, paper
 
 SLACK = Target.parse("slack:T1/C1")
@@ -294,6 +294,35 @@ def test_the_migration_takes_schedule_changes_from_the_last_change(store: Store)
     assert _schedule_changed_at(store) == LONG_AGO
     ch = store.get_channel(SLACK)
     assert ch is not None and ch.schedule.time == "07:15"
+
+
+def _title_keys(store: Store) -> dict[str, str | None]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(PaperRow.arxiv_id, PaperRow.title_key)).all())
+
+
+def test_papers_keep_their_title_key_as_the_title_changes(store: Store) -> None:
+    first = paper("2611.00001", "Ünified  Sparse-Attention: A Survey")
+    store.upsert_papers([first, paper("2611.00002", "Another")])
+    assert _title_keys(store) == {
+        "2611.00001": "unified sparse attention a survey",
+        "2611.00002": "another",
+    }
+    store.upsert_papers([replace(first, title="Sparse Attention, Revisited")])
+    assert _title_keys(store)["2611.00001"] == "sparse attention revisited"
+
+
+def test_the_migration_gives_stored_papers_their_title_keys(store: Store) -> None:
+    titles = {f"2611.{i:05d}": f"Paper Number {i}: Ablations" for i in range(1, 8)}
+    store.upsert_papers([paper(pid, title) for pid, title in titles.items()])
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+        command.upgrade(cfg, "head")
+    assert _title_keys(store) == {pid: text_key(title) for pid, title in titles.items()}
+    assert Searcher(store).search("paper number 3 ablations")[0].paper.id == "2611.00003"
 
 
 def test_posted_window(store: Store) -> None:
