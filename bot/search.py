@@ -1015,8 +1015,7 @@ class Searcher:
         key = text_key(query)
         if not key or len(key) > MAX_QUERY_CHARS:
             return set()
-        found = select(PaperRow.pk).where(PaperRow.title_key == key).limit(JOINT_CANDIDATES)
-        return set(session.scalars(found))
+        return set(session.scalars(_TITLED, {"key": key, "n": JOINT_CANDIDATES}))
 
     def _holding_all(
         self,
@@ -1175,6 +1174,7 @@ def _candidate_statement(sql: str, expanding: tuple[str, ...]) -> TextualSelect:
 
 
 # Built once: a statement's construction costs about as much as running these small queries.
+_TITLED = text("SELECT pk FROM papers WHERE title_key = :key LIMIT :n")
 _GENERATION = select(SearchVocabularyRow.generation).where(SearchVocabularyRow.id == 1)
 # The papers as plain rows (no ORM objects: they are only read).
 _PAPERS_BY_PK = select(PaperRow.__table__).where(
