@@ -32,6 +32,7 @@ import heapq
 import itertools
 import logging
 import math
+import re
 import sqlite3
 import sys
 import threading
@@ -567,7 +568,18 @@ def _fts_phrase(phrase: Phrase) -> str:
 
 def _ts_phrase(phrase: Phrase) -> str:
     # Quoted lexemes joined by <->: to_tsquery() stems them and drops stopwords by itself.
-    return " <-> ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in phrase)
+    return " <-> ".join(_ts_word(w) for w in phrase)
+
+
+# A word of letters then digits ("qwen2", "v1"): PostgreSQL's parser keeps what follows it with
+# a dot or hyphen in one lexeme ("qwen2.5-math", "v1.5"), where search sees more words.
+_GLUED = re.compile(r"[^\W\d_]+\d+")
+
+
+def _ts_word(word: str) -> str:
+    quoted = "'" + word.replace("'", "''").replace("\\", "") + "'"
+    # As a prefix it also matches those lexemes; re-ranking then reads the words themselves.
+    return quoted + ":*" if _GLUED.fullmatch(word) else quoted
 
 
 def _joint_groups(query: Query, vocabulary: Vocabulary) -> list[list[Phrase]] | None:
@@ -830,10 +842,12 @@ class Searcher:
                 # The rarer phrases alone found few papers (paraphrases no paper uses, words
                 # never written together): the common words pick candidates too, or a query of
                 # common words could find nothing at all.
+                # Those the rarer ones found stay: the newest papers with a common word could
+                # fill the window without them.
                 phrases = [*phrases, *more]
-                candidates = self._matching(
-                    session, phrases, vocabulary, since, until, exclude, depth
-                )
+                found = self._matching(session, phrases, vocabulary, since, until, exclude, depth)
+                again = {c.pk for c in found}
+                candidates = found + [c for c in candidates if c.pk not in again]
             similar = None
             if self.semantic is not None:
                 similar = self.semantic.similar(

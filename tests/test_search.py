@@ -272,6 +272,35 @@ def test_filler_after_a_topic_word_can_be_part_of_the_topic(store: Store) -> Non
     assert ids(searcher, "research on recommendation")[:1] != ["us"]  # filler before the topic
 
 
+def test_model_names_with_versions(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's parser keeps "Qwen2.5" and "v1.5" whole where search splits them into
+    words ("qwen2", "5"): on PostgreSQL "Qwen2.5" found only papers that happened to be among
+    the newest with a "5" in them. (At scale: the newest 2,000 matches are scored, and a word
+    in more than COMMON_DF papers picks no candidates.)"""
+    monkeypatch.setattr("bot.search.WINDOW", 10)
+    monkeypatch.setattr("bot.search.COMMON_DF", 10)
+    store.upsert_papers(
+        [
+            paper("q", "Qwen2.5-Math Technical Report", "A model for math.", featured_date=DAY),
+            paper("v", "Scaling Laws, v1.5", "Revised scaling laws.", featured_date=DAY),
+        ]
+        + [
+            paper(
+                f"n{i}",
+                f"Benchmark Suite {i}",
+                "We evaluate on 5 tasks with 5 seeds and report a 2.5 point gain.",
+                upvotes=60,
+                featured_date=date(2024, 6, 1),
+            )
+            for i in range(20)
+        ]
+    )
+    searcher = Searcher(store)
+    assert ids(searcher, "Qwen2.5")[:1] == ["q"]
+    assert ids(searcher, "qwen2.5 math")[:1] == ["q"]
+    assert ids(searcher, "scaling laws v1.5")[:1] == ["v"]
+
+
 def test_authors_are_searchable(corpus: Searcher) -> None:
     assert ids(corpus, "Turing") == ["2401.00005"]
 
