@@ -463,8 +463,10 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         i += 1
         if word in STOPWORDS:
             if word in _FILLER_TERMS and previous and concepts and not concepts[-1][2]:
-                # The previous word's concept: the two words first (in full), its own after.
-                concepts[-1] = ([(previous, word), *concepts[-1][0]], 1, False)
+                # The previous word's concept: its first spelling and this word in a row first
+                # (in full), its own after.
+                alternatives = concepts[-1][0]
+                concepts[-1] = ([(*alternatives[0], word), *alternatives], 1, False)
             previous = None
             continue
         alternatives: list[Phrase] = [(word,)]

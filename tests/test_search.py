@@ -623,6 +623,9 @@ def test_analyze_builds_concepts() -> None:
     assert not analyze("papers about the", vocab)
     (deep,) = analyze("deep research papers", vocab).concepts
     assert deep.alternatives == (("deep", "research"), ("deep",)) and deep.own == 1
+    vocab = Vocabulary([("finetuning", 3), ("fine", 1), ("tuning", 1)], 10)
+    (tuning,) = analyze("fine tuning study", vocab).concepts
+    assert tuning.alternatives[0] == ("fine", "tuning", "study")
 
 
 def test_acronym_is_not_a_surname(store: Store) -> None:
