@@ -465,8 +465,8 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
             if word in _FILLER_TERMS and previous and concepts and not concepts[-1][2]:
                 # The previous word's concept: its first spelling and this word in a row first
                 # (in full), its own after.
-                alternatives = concepts[-1][0]
-                concepts[-1] = ([(*alternatives[0], word), *alternatives], 1, False)
+                spellings = concepts[-1][0]
+                concepts[-1] = ([(*spellings[0], word), *spellings], 1, False)
             previous = None
             continue
         alternatives: list[Phrase] = [(word,)]
