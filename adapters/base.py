@@ -6,10 +6,10 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from bot.config import ConfigError
-from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.delivery import DeliveryError, Journal, PermanentDeliveryError
 from bot.models import Digest, Platform, Reply, Target
 
-__all__ = ["Adapter", "DeliveryError", "PermanentDeliveryError"]
+__all__ = ["Adapter", "DeliveryError", "Journal", "PermanentDeliveryError"]
 
 
 class Adapter(ABC):
@@ -39,12 +39,18 @@ class Adapter(ABC):
 
     @abstractmethod
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         """Post ``digest`` to its target; returns the platform's message ids.
 
         ``nonce`` identifies this delivery, so a retried post after a crash is not doubled
-        where the platform supports it."""
+        where the platform supports it. ``journal`` keeps the parts posted for adapters that
+        cannot find their own posts on the platform (webhooks); the others leave it alone."""
 
     async def post_reply(self, target: Target, reply: Reply) -> list[str]:
         """Post a reply where the whole channel sees it (confirmations, shared papers)."""

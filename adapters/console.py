@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Journal
 from adapters.text import render_digest, render_reply
 from bot.commands import CommandHandler
 from bot.models import Digest, Invocation, Platform, Reply, Target
@@ -39,7 +39,12 @@ class ConsoleAdapter(Adapter):
         return [{"channel": str(digest.target), "text": render_digest(digest)}]
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         self._print(render_digest(digest))
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import Adapter, PermanentDeliveryError
+from adapters.base import Adapter, Journal, PermanentDeliveryError
 from adapters.text import render_digest
 from bot.models import Digest, Platform, Reply, Target
 
@@ -32,7 +32,12 @@ class MemoryAdapter(Adapter):
         return [{"channel": str(digest.target), "text": render_digest(digest)}]
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         if str(digest.target) in self.gone:
             raise PermanentDeliveryError(f"{digest.target}: channel not found")

@@ -28,7 +28,7 @@ from tenacity import (
 from adapters.base import Adapter
 from adapters.discord import render as discord_render
 from bot.config import WebhookConfig
-from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.delivery import DeliveryError, Journal, PermanentDeliveryError
 from bot.logs import redactor
 from bot.models import Digest, Platform, Target
 
@@ -95,8 +95,8 @@ class WebhookAdapter(Adapter):
     # Slack, which returns none). A webhook cannot read its channel's history and Discord's
     # execute-webhook takes no nonce, so, unlike the Slack and Discord adapters, this adapter
     # has nothing on the platform to find its own posts by: a resumed delivery goes by this
-    # record. It lives in this process only, so a retry in another one (after a crash, or by
-    # another replica taking over the claim) posts again what this one had posted.
+    # record. It lives in this process only: scheduled digests come with a journal (the
+    # delivery ledger) that any process resumes from; this covers deliveries without one.
     _posted: OrderedDict[str, dict[int, str]] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
@@ -133,15 +133,26 @@ class WebhookAdapter(Adapter):
         ]
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         """Post ``digest``; returns Discord message ids (Slack webhooks return none). A deleted
         webhook or archived channel raises PermanentDeliveryError; anything else that still
         fails after the retries raises DeliveryError. Resuming delivery ``nonce`` skips the
-        parts this process already posted for it."""
+        parts already posted for it: those ``journal`` recorded (in any process), else those
+        this process remembers. Each part posted is recorded in ``journal`` at once."""
         hook = self.hook(digest.target)
         bodies = self.render_digest(digest)
-        done = self._posted.get(nonce, {}) if nonce and resume else {}
+        done: dict[int, str] = {}
+        if resume:
+            if journal is not None:
+                done = {i: m for i, m in journal.posted().items() if 0 <= i < len(bodies)}
+            elif nonce:
+                done = self._posted.get(nonce, {})
         if done:
             log.info(
                 "%s: %d of %d parts were already posted", digest.target, len(done), len(bodies)
@@ -156,6 +167,8 @@ class WebhookAdapter(Adapter):
                         continue
                     message_id, pause = await self._post_with_retries(client, hook, body)
                     posted[i] = message_id or ""
+                    if journal is not None:
+                        await journal.record(dict(posted))
                     if pause > 0 and i + 1 < len(bodies):
                         # Discord said the bucket is empty: wait it out instead of earning a 429.
                         await (self.sleep or asyncio.sleep)(pause)

@@ -27,15 +27,35 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+class Journal(Protocol):
+    """Where a delivery keeps the parts it has posted (part index -> message id, "" when the
+    platform returns none), for an adapter with no way to find its own posts on the platform
+    (webhooks): a retry in any process then posts only the rest."""
+
+    def posted(self) -> dict[int, str]:
+        """The parts an earlier attempt of this delivery recorded as posted."""
+        ...
+
+    async def record(self, posted: dict[int, str]) -> None:
+        """Keep ``posted`` (every part posted so far); best effort, never raises."""
+        ...
+
+
 class Sender(Protocol):
     """What delivery needs from an adapter.
 
     ``nonce`` identifies one delivery. With ``resume`` (a retry after a crash) the adapter must
-    not post again what that delivery already posted: it uses the platform's nonce, or looks
-    for its messages. Only retries resume, so a first attempt costs no extra API calls."""
+    not post again what that delivery already posted: it uses the platform's nonce, looks for
+    its messages, or reads ``journal``. Only retries resume, so a first attempt costs no extra
+    API calls."""
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]: ...
 
 
@@ -81,13 +101,14 @@ async def post(
     *,
     nonce: str | None = None,
     resume: bool = False,
+    journal: Journal | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Post a built digest and remember its papers as posted to the channel.
 
     A permanent failure pauses the channel (one log line) and is raised again."""
     try:
-        ids = await sender.send_digest(digest, nonce=nonce, resume=resume)
+        ids = await sender.send_digest(digest, nonce=nonce, resume=resume, journal=journal)
     except PermanentDeliveryError as e:
         log.warning("pausing %s: %s (resume with /papers schedule on)", channel.target, e)
         await asyncio.to_thread(

@@ -9,6 +9,7 @@ any number of replicas sharing one PostgreSQL (or one SQLite file) agree on who 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import DeliveryRow, utcnow
 from bot.store import Store
@@ -43,6 +45,36 @@ class Claim:
     attempt: int
     due_at: datetime | None
     plan: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class ClaimJournal:
+    """The parts a claimed delivery has posted, kept in its row (the plan's ``posted``): the
+    `bot.delivery.Journal` of scheduled digests. A retry, in this process or another, reads
+    them back with the claim, so a webhook posts only what the crashed attempt had not."""
+
+    ledger: Ledger
+    claim: Claim
+
+    def posted(self) -> dict[int, str]:
+        found = (self.claim.plan or {}).get("posted")
+        parts: dict[int, str] = {}
+        if isinstance(found, dict):
+            for index, message_id in found.items():
+                if isinstance(index, str) and index.isdigit() and isinstance(message_id, str):
+                    parts[int(index)] = message_id
+        return parts
+
+    async def record(self, posted: dict[int, str]) -> None:
+        plan = {**(self.claim.plan or {}), "posted": {str(i): m for i, m in sorted(posted.items())}}
+        try:
+            await asyncio.to_thread(self.ledger.save_plan, self.claim, plan)
+        except SQLAlchemyError as e:
+            # The part is posted either way; a retry after a crash might post it again.
+            self.claim.plan = plan
+            log.warning(
+                "could not record a posted part of delivery %s: %s", self.claim.id, type(e).__name__
+            )
 
 
 def _lease_ran_out(channel_id: int, digest_date: date, now: datetime) -> tuple[Any, ...]:

@@ -27,7 +27,7 @@ from bot import metrics as m
 from bot.app import App
 from bot.db import UNAVAILABLE, retry_unavailable
 from bot.delivery import DeliveryError, Sender, digest_from_plan, digest_plan, post
-from bot.ledger import DONE, GAVE_UP, Claim, Ledger
+from bot.ledger import DONE, GAVE_UP, Claim, ClaimJournal, Ledger
 from bot.models import Channel, Platform, Schedule
 
 log = logging.getLogger(__name__)
@@ -396,6 +396,7 @@ class DigestScheduler:
                 sender,
                 nonce=claim.nonce,
                 resume=claim.attempt > 1,
+                journal=ClaimJournal(self.ledger, claim),
                 now=now,
             )
         except DeliveryError as e:

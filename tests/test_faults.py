@@ -36,6 +36,7 @@ from adapters.webhook import WebhookAdapter
 from bot.app import App
 from bot.config import Secrets, Settings
 from bot.db import DeliveryRow, normalize_url
+from bot.delivery import Journal
 from bot.ledger import FAILED, SENT
 from bot.models import Digest, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
@@ -95,7 +96,12 @@ class Recorder:
     after_post: Any = None
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         self.posted.append((str(digest.target), nonce))
         if self.after_post is not None:

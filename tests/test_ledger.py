@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, Ledger
+from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, ClaimJournal, Ledger
 from bot.models import Target
 from bot.store import Store
 
@@ -166,3 +168,34 @@ def test_an_abandoned_last_attempt_is_given_up_once_and_logged(
     assert sum("gave up the digest" in r.message for r in caplog.records) == 1
     # Its owner, were it only slow, can no longer post it.
     assert not ledger.renew(last, T0 + timedelta(minutes=14))
+
+
+def test_the_parts_a_delivery_posted_outlast_its_claim(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a webhook delivery posted is read back by the process that takes it over; a
+    database failure while recording a part is logged and does not stop the delivery."""
+    cid = channel_id(store)
+    crashed = Ledger(store, "crashed", lease_seconds=60)
+    claim = crashed.claim(cid, DAY, due_at=T0, now=T0)
+    assert claim is not None
+    crashed.save_plan(claim, {"day": DAY.isoformat(), "sections": []})
+    journal = ClaimJournal(crashed, claim)
+    asyncio.run(journal.record({0: "m1"}))
+    asyncio.run(journal.record({0: "m1", 1: ""}))
+    taken = Ledger(store, "restarted").claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=2))
+    assert taken is not None and taken.attempt == 2
+    assert taken.plan is not None and taken.plan["sections"] == []
+    assert ClaimJournal(crashed, taken).posted() == {0: "m1", 1: ""}
+    # Anything else in the plan's place is no part posted.
+    taken.plan = {"posted": {"x": "m", "2": 3, "3": "ok"}}
+    assert ClaimJournal(crashed, taken).posted() == {3: "ok"}
+
+    def down(*args: object) -> None:
+        raise OperationalError("UPDATE deliveries", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(crashed, "save_plan", down)
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(journal.record({0: "m1", 1: "", 2: "m3"}))
+    assert journal.posted() == {0: "m1", 1: "", 2: "m3"}
+    assert "could not record a posted part" in caplog.text

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,9 +17,12 @@ from adapters.slack import render as slack_render
 from adapters.webhook import WebhookAdapter, from_context
 from bot.app import App
 from bot.config import Secrets, Settings, WebhookConfig
-from bot.delivery import DeliveryError, PermanentDeliveryError, deliver
+from bot.delivery import DeliveryError, PermanentDeliveryError, deliver, digest_plan
+from bot.ledger import SENT, ClaimJournal, Ledger
 from bot.logs import REDACTED, redactor
-from bot.models import Digest, DigestSection, Target
+from bot.models import Digest, DigestSection, Platform, Target
+from bot.scheduler import DigestScheduler, last_due
+from bot.store import Store
 from tests.factories import corpus, paper
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
@@ -168,6 +172,50 @@ async def test_resumed_discord_delivery_posts_only_the_missing_part(
     assert discord_api.webhook_messages(url) == bodies  # each part exactly once
     assert len(ids) == 2 and len(set(ids)) == 2
     assert adapter._posted == {}  # a finished delivery is forgotten
+
+
+async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_part(
+    discord_api: FakeDiscord, sleeps: Sleeps, store: Store
+) -> None:
+    """A webhook cannot be asked what it has posted. The parts a delivery posts are kept in its
+    ledger row, so the process that takes over a crashed delivery posts only the rest. Before,
+    only the crashed process had known, and the takeover posted every part again."""
+    url = discord_api.add_webhook()
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+    clock = [now]
+    app = App(Settings(), store, clock=lambda: clock[0])
+    app.ingest(corpus())
+    target = Target.parse("webhook:rg")
+    local = (now - timedelta(minutes=3)).astimezone(ZoneInfo("Europe/Berlin"))
+    store.set_schedule(target, time=f"{local:%H:%M}", timezone="Europe/Berlin")
+    channel = store.get_channel(target)
+    assert channel is not None and channel.id is not None
+    due = last_due(channel.schedule, now)
+    assert due is not None
+    day, when = due
+    # The crashed process: claims, plans a two-part digest, posts part 1 and dies.
+    crashed = Ledger(store, "crashed", lease_seconds=300)
+    claim = crashed.claim(channel.id, day, due_at=when, now=now)
+    assert claim is not None
+    digest = Digest(target, day, [DigestSection("Trending", corpus()[:12])])
+    crashed.save_plan(claim, digest_plan(digest))
+    first = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
+    bodies = first.render_digest(digest)
+    assert len(bodies) == 2
+    break_after_first_post(
+        first, lambda: discord_api.fail(500, times=first.attempts, path="/webhooks/")
+    )
+    with pytest.raises(DeliveryError):
+        await first.send_digest(digest, nonce=claim.nonce, journal=ClaimJournal(crashed, claim))
+    assert discord_api.webhook_messages(url) == bodies[:1]
+    # Another process (its own adapter, which remembers nothing) takes over once the lease ends.
+    clock[0] = now + timedelta(minutes=6)
+    other = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
+    sched = DigestScheduler(app, {Platform.WEBHOOK: other}, owner="restarted")
+    await sched.reconcile()
+    await sched.idle()
+    assert discord_api.webhook_messages(url) == bodies  # each part exactly once
+    assert sched.ledger.status(channel.id, day) == SENT
 
 
 async def test_resumed_slack_delivery_posts_only_the_missing_part(

@@ -23,7 +23,7 @@ from adapters.discord.bot import PapersClient, PapersCommands
 from adapters.discord.render import digest_messages, reply_messages
 from bot.app import App
 from bot.config import ConfigError, DiscordConfig, Secrets
-from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.delivery import DeliveryError, Journal, PermanentDeliveryError
 from bot.models import Digest, Platform, Reply, Target
 
 if TYPE_CHECKING:
@@ -190,7 +190,12 @@ class DiscordAdapter(Adapter):
         return digest_messages(digest)
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         """Post ``digest`` to its channel; returns the message ids. 403/404 (and a revoked token)
         raise PermanentDeliveryError, every other failure DeliveryError."""

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.base import Adapter, DeliveryError, PermanentDeliveryError
+from adapters.base import Adapter, DeliveryError, Journal, PermanentDeliveryError
 from adapters.slack.app import (
     EVENTS_PATH,
     INSTALL_PATH,
@@ -263,7 +263,12 @@ class SlackAdapter(Adapter):
         return digest_post_bodies(digest, threads=self.config.threads)
 
     async def send_digest(
-        self, digest: Digest, *, nonce: str | None = None, resume: bool = False
+        self,
+        digest: Digest,
+        *,
+        nonce: str | None = None,
+        resume: bool = False,
+        journal: Journal | None = None,
     ) -> list[str]:
         """Post ``digest``; returns the messages' ``ts``. Each message's metadata carries
         ``nonce``; when resuming a delivery, the parts already in the channel with that nonce are
