@@ -11,10 +11,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -91,18 +90,8 @@ class WebhookAdapter(Adapter):
     max_retry_after: float = 60.0  # a longer rate limit fails now; the scheduler comes back later
     timeout: float = 15.0
     sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)
-    # Parts of unfinished deliveries already posted, by nonce: part index -> message id ("" from
-    # Slack, which returns none). A webhook cannot read its channel's history and Discord's
-    # execute-webhook takes no nonce, so, unlike the Slack and Discord adapters, this adapter
-    # has nothing on the platform to find its own posts by: a resumed delivery goes by this
-    # record. It lives in this process only: scheduled digests come with a journal (the
-    # delivery ledger) that any process resumes from; this covers deliveries without one.
-    _posted: OrderedDict[str, dict[int, str]] = field(
-        default_factory=OrderedDict, init=False, repr=False
-    )
 
     platform = Platform.WEBHOOK
-    unfinished_max: ClassVar[int] = 1000  # deliveries remembered; a failed one may never resume
 
     def __post_init__(self) -> None:
         redactor().add(_secret_parts(self.hooks.values()))
@@ -142,48 +131,37 @@ class WebhookAdapter(Adapter):
     ) -> list[str]:
         """Post ``digest``; returns Discord message ids (Slack webhooks return none). A deleted
         webhook or archived channel raises PermanentDeliveryError; anything else that still
-        fails after the retries raises DeliveryError. Resuming delivery ``nonce`` skips the
-        parts already posted for it: those ``journal`` recorded (in any process), else those
-        this process remembers. Each part posted is recorded in ``journal`` at once."""
+        fails after the retries raises DeliveryError.
+
+        A webhook can neither read its channel's history nor take a nonce (Discord's
+        execute-webhook has none), so, unlike the Slack and Discord adapters, this adapter has
+        nothing on the platform to find its own posts by: each part posted is recorded in
+        ``journal`` (part index -> message id, "" from Slack, which returns none) at once, and
+        a resumed delivery skips the parts recorded there, by whichever process."""
         hook = self.hook(digest.target)
         bodies = self.render_digest(digest)
         done: dict[int, str] = {}
-        if resume:
-            if journal is not None:
-                done = {i: m for i, m in journal.posted().items() if 0 <= i < len(bodies)}
-            elif nonce:
-                done = self._posted.get(nonce, {})
+        if resume and journal is not None:
+            done = {i: m for i, m in journal.posted().items() if 0 <= i < len(bodies)}
         if done:
             log.info(
                 "%s: %d of %d parts were already posted", digest.target, len(done), len(bodies)
             )
         posted: dict[int, str] = dict(done)
-        try:
-            async with httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
-            ) as client:
-                for i, body in enumerate(bodies):
-                    if i in posted:
-                        continue
-                    message_id, pause = await self._post_with_retries(client, hook, body)
-                    posted[i] = message_id or ""
-                    if journal is not None:
-                        await journal.record(dict(posted))
-                    if pause > 0 and i + 1 < len(bodies):
-                        # Discord said the bucket is empty: wait it out instead of earning a 429.
-                        await (self.sleep or asyncio.sleep)(pause)
-        finally:  # failed, or cancelled at shutdown: what got through is not posted again
-            if nonce:
-                self._remember(nonce, posted if len(posted) < len(bodies) else {})
+        async with httpx.AsyncClient(
+            timeout=self.timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+        ) as client:
+            for i, body in enumerate(bodies):
+                if i in posted:
+                    continue
+                message_id, pause = await self._post_with_retries(client, hook, body)
+                posted[i] = message_id or ""
+                if journal is not None:
+                    await journal.record(dict(posted))
+                if pause > 0 and i + 1 < len(bodies):
+                    # Discord said the bucket is empty: wait it out instead of earning a 429.
+                    await (self.sleep or asyncio.sleep)(pause)
         return [posted[i] for i in sorted(posted) if posted[i]]
-
-    def _remember(self, nonce: str, posted: dict[int, str]) -> None:
-        """Keep ``posted`` for a resumed delivery ``nonce``; forget the nonce when it is empty."""
-        self._posted.pop(nonce, None)
-        if posted:
-            self._posted[nonce] = posted
-            while len(self._posted) > self.unfinished_max:
-                self._posted.popitem(last=False)
 
     async def _post_with_retries(
         self, client: httpx.AsyncClient, hook: WebhookConfig, body: dict[str, Any]

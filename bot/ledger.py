@@ -70,8 +70,8 @@ class ClaimJournal:
         try:
             await asyncio.to_thread(self.ledger.save_plan, self.claim, plan)
         except SQLAlchemyError as e:
-            # The part is posted either way; a retry after a crash might post it again.
-            self.claim.plan = plan
+            # The part is posted either way (and this attempt knows it: the claim holds the
+            # plan); a retry after a crash might post it again.
             log.warning(
                 "could not record a posted part of delivery %s: %s", self.claim.id, type(e).__name__
             )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.models import Paper
+from bot.models import Paper, Target
+from bot.store import Store
 
 
 def paper(
@@ -101,3 +103,13 @@ def api_item(p: Paper, *, newer: bool = True) -> dict[str, Any]:
         "submittedBy": {"_id": "0" * 24, "name": "example-user", "fullname": "Example User"},
         "isAuthorParticipating": False,
     }
+
+
+def due_channel(store: Store, name: str, now: datetime, *, minutes_ago: int) -> Target:
+    """A channel (following "diffusion models") whose digest was due ``minutes_ago`` minutes
+    before ``now``, in Berlin time."""
+    target = Target.parse(name)
+    local = (now - timedelta(minutes=minutes_ago)).astimezone(ZoneInfo("Europe/Berlin"))
+    store.set_schedule(target, time=f"{local:%H:%M}", timezone="Europe/Berlin")
+    store.subscribe(target, "diffusion models")
+    return target

@@ -42,13 +42,13 @@ from bot.models import Digest, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
 from tests import test_run_processes as procs
 from tests.conftest import POSTGRES_URL
-from tests.factories import corpus
+from tests.factories import corpus, due_channel
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.slack import FakeSlack, signed_headers
 from tests.fakes.slack_webhook import FakeSlackWebhook
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.test_scheduler import Clock, due_channel
+from tests.test_scheduler import Clock
 
 TEAM, BOT_TOKEN = "T0FAULTS", "xoxb-faults-token-0001"
 
@@ -150,7 +150,9 @@ def test_database_down_during_reconcile_waits_then_delivers_everything_once(
 ) -> None:
     url, proxy = pg
     app, clock = world(tmp_path, database_url=url)
-    targets = [due_channel(app, f"memory:lab{i}", clock, minutes_ago=10) for i in range(6)]
+    targets = [
+        due_channel(app.store, f"memory:lab{i}", clock.now, minutes_ago=10) for i in range(6)
+    ]
     sender = Recorder()
     sched = DigestScheduler(app, {Platform.MEMORY: sender}, owner="a")
     proxy.down()
@@ -175,7 +177,7 @@ def test_database_gone_right_after_posting_is_ridden_out_without_a_second_post(
 ) -> None:
     url, proxy = pg
     app, clock = world(tmp_path, database_url=url)
-    targets = [due_channel(app, f"memory:ch{i}", clock, minutes_ago=5) for i in range(8)]
+    targets = [due_channel(app.store, f"memory:ch{i}", clock.now, minutes_ago=5) for i in range(8)]
     cut: list[threading.Timer] = []
 
     def cut_the_database() -> None:
@@ -219,7 +221,7 @@ def test_a_process_stalled_past_its_lease_does_not_post_what_another_took_over(
     tmp_path: Path,
 ) -> None:
     app, clock = world(tmp_path)
-    target = due_channel(app, "memory:stall", clock, minutes_ago=3)
+    target = due_channel(app.store, "memory:stall", clock.now, minutes_ago=3)
     memory = MemoryAdapter()
     a = DigestScheduler(app, {Platform.MEMORY: memory}, owner="a")
     b = DigestScheduler(app, {Platform.MEMORY: memory}, owner="b")
@@ -253,7 +255,7 @@ def slack_world(tmp_path: Path, fake: FakeSlack) -> tuple[App, Clock, SlackAdapt
     app, clock = world(tmp_path, slack={"enabled": True, "mode": "http", "api_url": fake.api_url})
     credentials = SlackCredentials(mode="http", bot_token=BOT_TOKEN, signing_secret="s3cret-x")
     adapter = SlackAdapter(app, app.settings.slack, credentials)
-    target = due_channel(app, f"slack:{TEAM}/C0FAULT", clock, minutes_ago=5)
+    target = due_channel(app.store, f"slack:{TEAM}/C0FAULT", clock.now, minutes_ago=5)
     return app, clock, adapter, target
 
 
@@ -325,7 +327,7 @@ def discord_api() -> Iterator[FakeDiscord]:
 def discord_world(tmp_path: Path, api: FakeDiscord) -> tuple[App, Clock, DigestScheduler, Target]:
     app, clock = world(tmp_path, discord={"enabled": True, "api_url": api.base_url})
     adapter = DiscordAdapter(app.settings.discord, Secrets({"DISCORD_TOKEN": api.token}), app)
-    target = due_channel(app, f"discord:{GUILD}/{DISCORD_CHANNEL}", clock, minutes_ago=5)
+    target = due_channel(app.store, f"discord:{GUILD}/{DISCORD_CHANNEL}", clock.now, minutes_ago=5)
     return app, clock, DigestScheduler(app, {Platform.DISCORD: adapter}, owner="a"), target
 
 
@@ -373,7 +375,7 @@ def test_webhook_5xx_burst_and_429s_bounded_then_recorded_then_delivered(
         url = hooks.add_hook()
         app, clock = world(tmp_path, webhooks=[{"name": "lab", "kind": "slack", "url": url}])
         adapter = WebhookAdapter({h.name: h for h in app.settings.webhooks}, sleep=no_sleep)
-        target = due_channel(app, "webhook:lab", clock, minutes_ago=5)
+        target = due_channel(app.store, "webhook:lab", clock.now, minutes_ago=5)
         sched = DigestScheduler(app, {Platform.WEBHOOK: adapter}, owner="a")
         hooks.rate_limit(times=2, retry_after=0)
         hooks.fail(500, times=3)  # five answers that are not "ok": all the attempts there are

@@ -191,10 +191,10 @@ def test_the_parts_a_delivery_posted_outlast_its_claim(
     taken.plan = {"posted": {"x": "m", "2": 3, "3": "ok"}}
     assert ClaimJournal(crashed, taken).posted() == {3: "ok"}
 
-    def down(*args: object) -> None:
+    def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("UPDATE deliveries", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(crashed, "save_plan", down)
+    monkeypatch.setattr(crashed, "_settle", down)  # the database, down
     with caplog.at_level(logging.WARNING):
         asyncio.run(journal.record({0: "m1", 1: "", 2: "m3"}))
     assert journal.posted() == {0: "m1", 1: "", 2: "m3"}

@@ -24,7 +24,7 @@ from bot.ledger import FAILED, GAVE_UP, SENT, SKIPPED, Ledger
 from bot.models import Digest, Platform, Schedule, Target
 from bot.scheduler import DigestScheduler, cron_trigger, due_at, last_due
 from bot.store import Store
-from tests.factories import corpus
+from tests.factories import corpus, due_channel
 
 
 class Clock:
@@ -107,15 +107,6 @@ def world(store: Store) -> Iterator[tuple[App, Clock, MemoryAdapter]]:
     yield app, clock, MemoryAdapter()
 
 
-def due_channel(app: App, name: str, clock: Clock, *, minutes_ago: int) -> Target:
-    """A channel whose digest was due ``minutes_ago`` minutes before the clock."""
-    target = Target.parse(name)
-    local = (clock.now - timedelta(minutes=minutes_ago)).astimezone(ZoneInfo("Europe/Berlin"))
-    app.store.set_schedule(target, time=f"{local:%H:%M}", timezone="Europe/Berlin")
-    app.store.subscribe(target, "diffusion models")
-    return target
-
-
 def scheduler(app: App, adapter: MemoryAdapter, owner: str = "a") -> DigestScheduler:
     return DigestScheduler(app, {Platform.MEMORY: adapter}, owner=owner)
 
@@ -132,7 +123,7 @@ def reconcile(*scheds: DigestScheduler) -> None:
 
 def test_reconcile_sends_a_due_digest_once(world: tuple[App, Clock, MemoryAdapter]) -> None:
     app, clock, memory = world
-    target = due_channel(app, "memory:lab", clock, minutes_ago=10)
+    target = due_channel(app.store, "memory:lab", clock.now, minutes_ago=10)
     sched = scheduler(app, memory)
     reconcile(sched)
     reconcile(sched)
@@ -147,7 +138,7 @@ def test_reconcile_sends_a_due_digest_once(world: tuple[App, Clock, MemoryAdapte
 def test_two_replicas_deliver_each_digest_once(world: tuple[App, Clock, MemoryAdapter]) -> None:
     app, clock, memory = world
     for i in range(40):
-        due_channel(app, f"memory:ch{i}", clock, minutes_ago=5)
+        due_channel(app.store, f"memory:ch{i}", clock.now, minutes_ago=5)
     a, b = scheduler(app, memory, "a"), scheduler(app, memory, "b")
 
     reconcile(a, b, a)
@@ -159,7 +150,9 @@ def test_missed_beyond_the_grace_period_is_skipped_and_logged(
     world: tuple[App, Clock, MemoryAdapter], caplog: pytest.LogCaptureFixture
 ) -> None:
     app, clock, memory = world
-    target = due_channel(app, "memory:late", clock, minutes_ago=7 * 60)  # grace is 6 hours
+    target = due_channel(
+        app.store, "memory:late", clock.now, minutes_ago=7 * 60
+    )  # grace is 6 hours
     sched = scheduler(app, memory)
     with caplog.at_level(logging.WARNING):
         reconcile(sched)
@@ -176,7 +169,7 @@ def test_within_grace_a_missed_digest_is_sent_late_once(
     world: tuple[App, Clock, MemoryAdapter],
 ) -> None:
     app, clock, memory = world
-    due_channel(app, "memory:catchup", clock, minutes_ago=5 * 60)
+    due_channel(app.store, "memory:catchup", clock.now, minutes_ago=5 * 60)
     reconcile(scheduler(app, memory))
     reconcile(scheduler(app, memory, "restarted"))
     assert len(memory.posted) == 1
@@ -186,7 +179,7 @@ def test_a_crash_between_posting_and_recording_is_not_a_duplicate(
     world: tuple[App, Clock, MemoryAdapter],
 ) -> None:
     app, clock, memory = world
-    target = due_channel(app, "memory:crash", clock, minutes_ago=3)
+    target = due_channel(app.store, "memory:crash", clock.now, minutes_ago=3)
     ch = app.store.get_channel(target)
     assert ch is not None and ch.id is not None
     # The crashed process claimed, planned and posted, then died before recording it.
@@ -212,7 +205,7 @@ def test_database_blips_before_posting_use_up_no_attempts(
     world: tuple[App, Clock, MemoryAdapter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, clock, memory = world
-    target = due_channel(app, "memory:blips", clock, minutes_ago=2)
+    target = due_channel(app.store, "memory:blips", clock.now, minutes_ago=2)
     build = app.digests.build
     blips = [8]  # more than a delivery's attempts
 
@@ -316,8 +309,8 @@ def test_a_gone_channel_is_paused_and_the_others_carry_on(
     world: tuple[App, Clock, MemoryAdapter], caplog: pytest.LogCaptureFixture
 ) -> None:
     app, clock, memory = world
-    gone = due_channel(app, "memory:gone", clock, minutes_ago=2)
-    due_channel(app, "memory:fine", clock, minutes_ago=2)
+    gone = due_channel(app.store, "memory:gone", clock.now, minutes_ago=2)
+    due_channel(app.store, "memory:fine", clock.now, minutes_ago=2)
     memory.gone.add("memory:gone")
     sched = scheduler(app, memory)
     with caplog.at_level(logging.WARNING):

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,12 +17,12 @@ from adapters.webhook import WebhookAdapter, from_context
 from bot.app import App
 from bot.config import Secrets, Settings, WebhookConfig
 from bot.delivery import DeliveryError, PermanentDeliveryError, deliver, digest_plan
-from bot.ledger import SENT, ClaimJournal, Ledger
+from bot.ledger import SENT, Claim, ClaimJournal, Ledger
 from bot.logs import REDACTED, redactor
 from bot.models import Digest, DigestSection, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
 from bot.store import Store
-from tests.factories import corpus, paper
+from tests.factories import corpus, due_channel, paper
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
 
@@ -69,6 +68,10 @@ def digest_for(name: str, n: int = 3) -> Digest:
             DigestSection("diffusion", papers[n : n + 2], topic="diffusion"),
         ],
     )
+
+
+DAY = date(2026, 11, 20)
+NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def adapter_for(*hooks: WebhookConfig, sleeps: Sleeps) -> WebhookAdapter:
@@ -153,8 +156,28 @@ def break_after_first_post(adapter: WebhookAdapter, fail: Callable[[], None]) ->
     adapter._post = post  # type: ignore[method-assign]
 
 
+def claimed(store: Store, name: str) -> tuple[Ledger, Claim]:
+    """A first attempt at ``webhook:NAME``'s digest, claimed in the ledger as the scheduler
+    claims one."""
+    channel = store.ensure_channel(Target.parse(f"webhook:{name}"))
+    assert channel.id is not None
+    ledger = Ledger(store, "a", lease_seconds=60)
+    claim = ledger.claim(channel.id, DAY, due_at=NOON, now=NOON)
+    assert claim is not None
+    ledger.save_plan(claim, {})
+    return ledger, claim
+
+
+def retried(ledger: Ledger, claim: Claim) -> Claim:
+    """The scheduler's retry of ``claim``, which failed: the same nonce, the next attempt."""
+    ledger.failed(claim, "HTTP 500", permanent=False, now=NOON)
+    again = ledger.claim(claim.channel_id, DAY, due_at=NOON, now=NOON + timedelta(hours=1))
+    assert again is not None and again.nonce == claim.nonce and again.attempt == 2
+    return again
+
+
 async def test_resumed_discord_delivery_posts_only_the_missing_part(
-    discord_api: FakeDiscord, sleeps: Sleeps
+    discord_api: FakeDiscord, sleeps: Sleeps, store: Store
 ) -> None:
     url = discord_api.add_webhook()
     adapter = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
@@ -164,14 +187,16 @@ async def test_resumed_discord_delivery_posts_only_the_missing_part(
     break_after_first_post(
         adapter, lambda: discord_api.fail(500, times=adapter.attempts, path="/webhooks/")
     )
+    ledger, claim = claimed(store, "rg")
     with pytest.raises(DeliveryError):
-        await adapter.send_digest(d, nonce="n1")
+        await adapter.send_digest(d, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
     assert discord_api.webhook_messages(url) == bodies[:1]
-    # The scheduler's retry: same nonce, resume=True.
-    ids = await adapter.send_digest(d, nonce="n1", resume=True)
+    again = retried(ledger, claim)
+    ids = await adapter.send_digest(
+        d, nonce=again.nonce, resume=True, journal=ClaimJournal(ledger, again)
+    )
     assert discord_api.webhook_messages(url) == bodies  # each part exactly once
     assert len(ids) == 2 and len(set(ids)) == 2
-    assert adapter._posted == {}  # a finished delivery is forgotten
 
 
 async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_part(
@@ -185,9 +210,7 @@ async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_p
     clock = [now]
     app = App(Settings(), store, clock=lambda: clock[0])
     app.ingest(corpus())
-    target = Target.parse("webhook:rg")
-    local = (now - timedelta(minutes=3)).astimezone(ZoneInfo("Europe/Berlin"))
-    store.set_schedule(target, time=f"{local:%H:%M}", timezone="Europe/Berlin")
+    target = due_channel(store, "webhook:rg", now, minutes_ago=3)
     channel = store.get_channel(target)
     assert channel is not None and channel.id is not None
     due = last_due(channel.schedule, now)
@@ -219,7 +242,7 @@ async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_p
 
 
 async def test_resumed_slack_delivery_posts_only_the_missing_part(
-    slack: FakeSlackWebhook, sleeps: Sleeps
+    slack: FakeSlackWebhook, sleeps: Sleeps, store: Store
 ) -> None:
     url = slack.add_hook()
     adapter = adapter_for(hook("team", url, "slack"), sleeps=sleeps)
@@ -228,10 +251,14 @@ async def test_resumed_slack_delivery_posts_only_the_missing_part(
     bodies = adapter.render_digest(d)
     assert len(bodies) >= 2
     break_after_first_post(adapter, lambda: slack.fail(500, times=adapter.attempts))
+    ledger, claim = claimed(store, "team")
     with pytest.raises(DeliveryError):
-        await adapter.send_digest(d, nonce="n2")
+        await adapter.send_digest(d, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
     assert slack.messages(url) == bodies[:1]
-    assert await adapter.send_digest(d, nonce="n2", resume=True) == []
+    again = retried(ledger, claim)
+    journal = ClaimJournal(ledger, again)
+    assert journal.posted() == {0: ""}  # Slack webhooks return no message id
+    assert await adapter.send_digest(d, nonce=again.nonce, resume=True, journal=journal) == []
     assert slack.messages(url) == bodies
 
 
