@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TextualSelect
 
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDateTime
+from bot.migrations import pg_search
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
 from bot.words import MAX_WORD_LENGTH, WORD, fold, split_words, text_key
@@ -88,6 +89,8 @@ _RELATED_CREDIT = 0.8
 
 # bm25() column weights, in the FTS5 column order: title, keywords, AI summary, abstract, authors.
 _BM25_WEIGHTS = (10.0, 5.0, 3.0, 1.0, 1.0)
+# The query :q analysed as the search vectors are (accents removed, English stems).
+_PG_TSQUERY = f"to_tsquery('{pg_search.ENGLISH}', :q)"
 # ts_rank_cd() weights for the tsvector labels {D, C, B, A}.
 _PG_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
 
@@ -1048,7 +1051,7 @@ class Searcher:
             params["q"] = " & ".join(f"({_ts_any(g)})" for g in groups)
             where = "".join(f" AND {f}" for f in dated)
             sql = (
-                "SELECT p.pk FROM papers p WHERE p.search_vector @@ to_tsquery('english', :q)"
+                f"SELECT p.pk FROM papers p WHERE p.search_vector @@ {_PG_TSQUERY}"
                 f"{where} ORDER BY p.pk DESC LIMIT :n"
             )
         else:
@@ -1092,7 +1095,7 @@ class Searcher:
         elif self.store.dialect == "postgresql":
             params["q"] = _ts_any(phrases)
             # The tsquery is written out (not a CTE) so the planner sees how common it is.
-            tsquery = "to_tsquery('english', :q)"
+            tsquery = _PG_TSQUERY
             rank = f"ts_rank_cd('{_PG_WEIGHTS}', f.search_vector, {tsquery})"
             if windowed:
                 # Dense matches: walk the newest papers until WINDOW match. Sparse: collect them

@@ -336,6 +336,26 @@ def test_words_spelled_with_sharp_s_or_final_sigma(store: Store) -> None:
     assert ids(searcher, "λόγος") == ["3"]
 
 
+def test_accents_do_not_matter(store: Store) -> None:
+    """A word typed with or without its accents finds the papers that write it either way. On
+    PostgreSQL "poincare" found nothing while the paper wrote "Poincaré"."""
+    store.upsert_papers(
+        [
+            paper("1", "Poincaré embeddings for hierarchies", "x", authors=["Jürgen Müller"]),
+            paper("2", "Naive Bayes rebooted", summary="A naïve classifier with Fréchet bounds."),
+            paper("3", "Hyperbolic cafe menus", summary="Menus of the café-bar, then others."),
+            paper("4", "Unrelated work on graphs", "w"),
+        ]
+    )
+    searcher = Searcher(store)
+    for query in ("Poincaré", "poincare", "POINCARE embeddings", "Muller", "müller", "jurgen"):
+        assert ids(searcher, query) == ["1"], query
+    for query in ("frechet", "Fréchet bounds", "naïve bayes"):
+        assert ids(searcher, query)[:1] == ["2"], query
+    assert ids(searcher, "café bar") == ["3"]
+    assert sorted(ids(searcher, "cafe")) == ["3"]
+
+
 # -- ranking ---------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 from bot import jsonio
 from bot.app import App, IngestError, IngestReport
@@ -26,6 +28,7 @@ from bot.search import Searcher
 from bot.sources.huggingface import parse_items
 from bot.store import _MERGED_COLUMNS, Store, UpsertStats, paper_to_row
 from bot.words import distinct_words, text_key
+from tests.conftest import POSTGRES_URL
 from tests.factories import api_item, corpus, paper
 
 SLACK = Target.parse("slack:T1/C1")
@@ -282,12 +285,26 @@ def test_only_a_schedule_change_counts_as_one(store: Store) -> None:
         _schedule_changed_long_ago(store)
 
 
-def test_the_migration_takes_schedule_changes_from_the_last_change(store: Store) -> None:
-    store.set_schedule(SLACK, time="07:15")
+@contextmanager
+def _alembic(store: Store) -> Iterator[tuple[Config, Connection]]:
+    """Alembic's config on a transaction of ``store``'s, to move its schema by hand."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        yield cfg, conn
+
+
+def _migrate_again(store: Store, since: str) -> None:
+    """Down to revision ``since`` and up again, as from an older version of the bot."""
+    with _alembic(store) as (cfg, _):
+        command.downgrade(cfg, since)
+        command.upgrade(cfg, "head")
+
+
+def test_the_migration_takes_schedule_changes_from_the_last_change(store: Store) -> None:
+    store.set_schedule(SLACK, time="07:15")
+    with _alembic(store) as (cfg, conn):
         command.downgrade(cfg, "0007")
         conn.execute(text("UPDATE channels SET updated_at = :t"), {"t": datetime(2020, 1, 1)})
         command.upgrade(cfg, "head")
@@ -315,14 +332,60 @@ def test_papers_keep_their_title_key_as_the_title_changes(store: Store) -> None:
 def test_the_migration_gives_stored_papers_their_title_keys(store: Store) -> None:
     titles = {f"2611.{i:05d}": f"Paper Number {i}: Ablations" for i in range(1, 8)}
     store.upsert_papers([paper(pid, title) for pid, title in titles.items()])
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
-        command.upgrade(cfg, "head")
+    _migrate_again(store, "0008")
     assert _title_keys(store) == {pid: text_key(title) for pid, title in titles.items()}
     assert Searcher(store).search("paper number 3 ablations")[0].paper.id == "2611.00003"
+
+
+def test_the_migration_analyses_stored_papers_again_without_accents(store: Store) -> None:
+    store.upsert_papers(
+        [
+            paper("2611.00001", "Poincaré maps of recurrent networks", authors=["Zoë Lefèvre"]),
+            paper("2611.00002", "Recurrent networks, revisited"),
+        ]
+    )
+    _migrate_again(store, "0009")
+    searcher = Searcher(store)
+    assert [p.paper.id for p in searcher.search("poincaré maps")][:1] == ["2611.00001"]
+    assert [p.paper.id for p in searcher.search("poincare")] == ["2611.00001"]
+    assert [p.paper.id for p in searcher.search("zoe lefevre")] == ["2611.00001"]
+    assert len(searcher.search("recurrent networks")) == 2
+
+
+@pytest.mark.postgres
+def test_without_unaccent_search_works_and_a_warning_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A role that may not install the unaccent extension (no CREATE on its database) still
+    migrates: search works as before, accents matter, and the log says why."""
+    if not POSTGRES_URL:
+        pytest.skip("PAPERS_BOT_TEST_POSTGRES_URL is not set")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    real = make_url(normalize_url(POSTGRES_URL))
+    admin = create_engine(real, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE ROLE "{name}" LOGIN')
+    owner = create_engine(real.set(database=name), isolation_level="AUTOCOMMIT")
+    try:
+        with owner.connect() as conn:  # the role's own schema, first on its search path
+            conn.exec_driver_sql(f'CREATE SCHEMA "{name}" AUTHORIZATION "{name}"')
+        with caplog.at_level(logging.WARNING, logger="bot.migrations"):
+            store = Store(real.set(database=name, username=name).render_as_string(False))
+        try:
+            assert "unaccent not installed: this database role may not install it" in caplog.text
+            store.upsert_papers([paper("2611.00001", "Poincaré maps"), paper("2", "Other maps")])
+            searcher = Searcher(store)
+            assert [p.paper.id for p in searcher.search("Poincaré")] == ["2611.00001"]
+            assert len(searcher.search("maps")) == 2
+        finally:
+            store.close()
+    finally:
+        owner.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'DROP ROLE "{name}"')
+        admin.dispose()
 
 
 def test_posted_window(store: Store) -> None:
@@ -457,9 +520,11 @@ def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: St
         conn.exec_driver_sql(
             "INSERT INTO papers (arxiv_id, title, summary, authors, authors_text, keywords_text,"
             " upvotes, num_comments, ai_keywords, first_seen_at) VALUES ('2401.00002',"
-            " 'Vision-language tadpoles', 'Frogs.', '[]', '', '', 0, 0, '[]', now())"
+            " 'Vision-language tadpoles', 'Frogs at the café.', '[]', '', '', 0, 0, '[]', now())"
         )
-    assert _search_words(store, "2401.00002") == {"vision", "language", "tadpoles", "frogs"}
+    # Without accents, as the store writes them.
+    expected = {"vision", "language", "tadpoles", "frogs", "at", "the", "cafe"}
+    assert _search_words(store, "2401.00002") == expected
 
     # A changed text changes the words; a change of counts alone leaves them.
     store.upsert_papers([paper("2401.00001", title, summary="Newts, not salamanders.")])
@@ -471,11 +536,8 @@ def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: St
     assert [p.paper.id for p in searcher.search("salamandres")] == ["2401.00001"]
 
     # The migration goes back to the generated column and forth again.
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     for revision in ("0006", "head"):
-        with store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
+        with _alembic(store) as (cfg, _):
             (command.downgrade if revision == "0006" else command.upgrade)(cfg, revision)
         assert "newts" in _search_words(store, "2401.00001")
     store.upsert_papers([paper("2401.00003", "Origami robots")])

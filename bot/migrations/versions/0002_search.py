@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from alembic import op
 
+from bot.migrations import pg_search
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = ("title", "keywords_text", "ai_summary", "summary", "authors_text")
+_COLUMNS = pg_search.COLUMNS
 _INDEXES = ("papers_fts", "papers_words")
 
 
@@ -66,17 +68,7 @@ def _sqlite_upgrade() -> None:
 
 
 def _postgresql_upgrade() -> None:
-    def vector(expr: str, weight: str) -> str:
-        return f"setweight(to_tsvector('english'::regconfig, {expr}), '{weight}')"
-
-    document = " || ".join(
-        (
-            vector("coalesce(title, '')", "A"),
-            vector("coalesce(keywords_text, '')", "B"),
-            vector("coalesce(ai_summary, '')", "C"),
-            vector("coalesce(summary, '') || ' ' || coalesce(authors_text, '')", "D"),
-        )
-    )
+    document = pg_search.document("english")
     # The words themselves (no stemming, no positions), only for the vocabulary: ts_stat() over
     # a stored column is several times faster than parsing every text again.
     words = " || ' ' || ".join(f"coalesce({c}, '')" for c in _COLUMNS)

@@ -22,51 +22,27 @@ from __future__ import annotations
 
 from alembic import op
 
+from bot.migrations import pg_search
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = ("title", "keywords_text", "ai_summary", "summary", "authors_text")
+_COLUMNS = pg_search.COLUMNS
 _COMPRESSED = ("raw", "summary", "search_vector", "search_words")
-
-
-def _words(row: str) -> str:
-    text = " || ' ' || ".join(f"coalesce({row}.{c}, '')" for c in _COLUMNS)
-    return (
-        "array_to_tsvector(ARRAY(SELECT lexeme FROM"
-        f" unnest(strip(to_tsvector('simple'::regconfig, {text})))"
-        " WHERE lexeme !~ '[[:punct:]]'))"
-    )
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("ALTER TABLE papers ALTER COLUMN search_words DROP EXPRESSION")
-    changed = " OR ".join(f"new.{c} IS DISTINCT FROM old.{c}" for c in _COLUMNS)
-    op.execute(
-        "CREATE FUNCTION papers_search_words() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        "BEGIN\n"
-        "  IF tg_op = 'INSERT' THEN\n"
-        "    IF new.search_words IS NULL THEN\n"
-        f"      new.search_words := {_words('new')};\n"
-        "    END IF;\n"
-        "  ELSIF new.search_words IS NOT DISTINCT FROM old.search_words\n"
-        f"      AND ({changed}) THEN\n"
-        f"    new.search_words := {_words('new')};\n"
-        "  END IF;\n"
-        "  RETURN new;\n"
-        "END $$"
-    )
+    op.execute(pg_search.words_trigger_function("simple"))
     op.execute(
         "CREATE TRIGGER papers_search_words BEFORE INSERT OR UPDATE ON papers"
         " FOR EACH ROW EXECUTE FUNCTION papers_search_words()"
     )
-    lz4 = op.get_bind().exec_driver_sql(
-        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-    )
-    if lz4.scalar():
+    if pg_search.has_lz4(op.get_bind()):
         op.execute(
             "ALTER TABLE papers "
             + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in _COMPRESSED)
