@@ -27,6 +27,7 @@ candidates and each candidate's score becomes a fusion of its lexical score and 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import heapq
 import itertools
@@ -566,6 +567,28 @@ def _stem_df(word: str, vocabulary: Vocabulary) -> int:
     return sum(vocabulary.count(w) for w in vocabulary.forms(word))
 
 
+def _walk_is_shorter(phrases: Sequence[Phrase], vocabulary: Vocabulary) -> bool:
+    """PostgreSQL: whether walking the newest papers until `WINDOW` match ``phrases`` reads
+    fewer papers than the GIN index would hand over. Both read each paper's search vector (the
+    index keeps no word positions, so every paper it finds for a phrase is tested again).
+
+    The index finds each word by its stem ("object" also finds "objective"), and a phrase's
+    papers by all its stems at once; the walk stops after `WINDOW` papers that truly match.
+    The phrases of a query mostly hold the same papers ("state", "space", "state space
+    model"), so each count is the largest of any one phrase's. Both are then low, the walk's
+    more (its share of matches is squared): a wrong walk can read the whole table, a wrong
+    index scan no more than the papers it finds."""
+    documents = max(vocabulary.documents, 1)
+    found = matching = 0
+    for phrase in phrases:
+        content = [w for w in phrase if w not in STOPWORDS] or list(phrase)
+        indexed = min(_stem_df(w, vocabulary) for w in content)
+        found = max(found, indexed)
+        matching = max(matching, indexed if len(phrase) == 1 else _estimated_df(phrase, vocabulary))
+    walked = WINDOW * documents / max(min(matching, documents), 1)
+    return walked < min(found, documents)
+
+
 def _fts_phrase(phrase: Phrase) -> str:
     # Words are letters and digits only, so quoting cannot be escaped; doubling is belt and braces.
     return '"' + " ".join(phrase).replace('"', '""') + '"'
@@ -1022,8 +1045,7 @@ class Searcher:
         depth: int = CANDIDATES,
     ) -> list[_Candidate]:
         """The engine's best ``depth`` candidates for any of ``phrases``."""
-        # Do matches fill a good share of all papers (a walk finds the newest fast)?
-        dense = sum(_estimated_df(p, vocabulary) for p in phrases) * 4 > vocabulary.documents
+        dense = _walk_is_shorter(phrases, vocabulary)
         if self.store.dialect == "sqlite":
             phrases = _fts_phrases(phrases, vocabulary)
         return self._candidates(session, phrases, dense, since, until, exclude, depth)
@@ -1047,20 +1069,25 @@ class Searcher:
         engine's weighing of common words is what costs), in or about the date range."""
         params: dict[str, Any] = {"n": JOINT_CANDIDATES, "since": since, "until": until}
         dated = _dated(since, until)
+        planner: dict[str, str] = {}
         if self.store.dialect == "postgresql":
             params["q"] = " & ".join(f"({_ts_any(g)})" for g in groups)
             where = "".join(f" AND {f}" for f in dated)
+            # Through the GIN index: papers holding every part are few (no group is common),
+            # and a walk from the newest paper until some are found could read the whole table.
             sql = (
                 f"SELECT p.pk FROM papers p WHERE p.search_vector @@ {_PG_TSQUERY}"
-                f"{where} ORDER BY p.pk DESC LIMIT :n"
+                f"{where} ORDER BY p.pk + 0 DESC LIMIT :n"
             )
+            planner["enable_seqscan"] = "off"
         else:
             params["q"] = " AND ".join(f"({_fts_any(g)})" for g in groups)
             sql = (
                 "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
                 f"{_stored_between(dated)} ORDER BY rowid DESC LIMIT :n"
             )
-        return list(session.scalars(_statement(sql), params))
+        with _planner_settings(session, planner):
+            return list(session.scalars(_statement(sql), params))
 
     def _candidates(
         self,
@@ -1079,6 +1106,7 @@ class Searcher:
         proposed), those papers instead, through the same filters, with no engine rank."""
         params: dict[str, Any] = {"depth": depth, "window": WINDOW}
         params.update(since=since, until=until)
+        planner: dict[str, str] = {}  # PostgreSQL settings for this statement alone
         dated = _dated(since, until)
         filters = ["p.withdrawn_at IS NULL", *dated]
         if exclude:
@@ -1107,10 +1135,15 @@ class Searcher:
                     f" SELECT pk, search_vector FROM papers WHERE search_vector @@ {tsquery}"
                     f" ORDER BY {newest} DESC LIMIT :window) AS f"
                 )
-                if not dense:
-                    # Left to itself the planner may test every paper's (TOASTed) vector in a
-                    # sequential scan rather than ask the GIN index: ten times slower.
-                    session.execute(text("SET LOCAL enable_seqscan = off"))
+                # The planner's guess of how many papers match is far off for common words (and
+                # without statistics, before a first ANALYZE, for any), so the plan is chosen
+                # here. Sparse: left to itself the planner may test every paper's (TOASTed)
+                # vector in a sequential scan rather than ask the GIN index, ten times slower.
+                # Dense: it may collect every match through the index before keeping the
+                # newest, a whole table's vectors read for a common word.
+                planner["enable_seqscan"] = "off"
+                if dense:
+                    planner["enable_bitmapscan"] = "off"
                 if not exclude:
                     # Rank before joining: the best ``depth`` (twice as many, so withdrawn
                     # papers still leave enough) are all the join needs to read.
@@ -1123,7 +1156,7 @@ class Searcher:
             # The driver prepares statements it sees often, and a generic plan cannot know
             # whether this query's words are rare (use the GIN index) or everywhere (walk the
             # newest papers): plan each search for its own words.
-            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            planner["plan_cache_mode"] = "force_custom_plan"
         else:
             params["q"] = _fts_any(phrases)
             weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
@@ -1148,6 +1181,8 @@ class Searcher:
             sql = _CANDIDATE_SQL.format(hits=hits, where=where)
         expanding = tuple(name for name in ("exclude", "pks") if name in params)
         statement = _candidate_statement(sql, expanding)
+        with _planner_settings(session, planner):
+            rows = session.execute(statement, params).all()
         return [
             _Candidate(
                 pk=row.pk,
@@ -1159,8 +1194,25 @@ class Searcher:
                 body=_Text(row.ai_summary, row.summary),
                 authors=row.authors_text or "",
             )
-            for row in session.execute(statement, params)
+            for row in rows
         ]
+
+
+@contextlib.contextmanager
+def _planner_settings(session: Session, settings: dict[str, str]) -> Iterator[None]:
+    """PostgreSQL planner ``settings`` (names and values are ours, not user input) for the
+    statements run inside, then back to the connection's own for the rest of the transaction."""
+    if not settings:
+        yield
+        return
+    session.execute(
+        text("SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items()))
+    )
+    yield
+    names = ", ".join(f"'{k}'" for k in settings)
+    session.execute(
+        text(f"SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ({names})")
+    )
 
 
 def _dated(since: date | None, until: date | None) -> list[str]:
