@@ -350,6 +350,13 @@ def test_the_migration_analyses_stored_papers_again_without_accents(store: Store
     assert [p.paper.id for p in searcher.search("poincare")] == ["2611.00001"]
     assert [p.paper.id for p in searcher.search("zoe lefevre")] == ["2611.00001"]
     assert len(searcher.search("recurrent networks")) == 2
+    if store.dialect == "postgresql":  # the vectors searches read kept in the row
+        with store.engine.connect() as conn:
+            storage = conn.exec_driver_sql(
+                "SELECT attstorage FROM pg_attribute"
+                " WHERE attrelid = 'papers'::regclass AND attname = 'search_vector'"
+            )
+            assert storage.scalar() == "m"
 
 
 @pytest.mark.postgres
