@@ -11,7 +11,7 @@ cannot be had, both configurations are plain copies, search works as before, and
 why accents still matter.
 
 ``search_vector`` is computed again for every stored paper: PostgreSQL rewrites the table and
-builds its GIN index again: 23 s for 100k papers here. The vectors now stay in the row
+builds its GIN index again: 26 s for 100k papers here. The vectors now stay in the row
 (compressed, ``STORAGE MAIN``) rather than in the TOAST table: a search tests and ranks
 thousands of them, and each one out of the row cost an index lookup more (100k papers: search
 p99 165 -> 111 ms, the table 1% larger, a load within noise).
