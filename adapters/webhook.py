@@ -27,7 +27,7 @@ from tenacity import (
 from adapters.base import Adapter
 from adapters.discord import render as discord_render
 from bot.config import WebhookConfig
-from bot.delivery import DeliveryError, Journal, PermanentDeliveryError
+from bot.delivery import DeliveryError, Journal, PermanentDeliveryError, posted_before
 from bot.logs import redactor
 from bot.models import Digest, Platform, Target
 
@@ -140,14 +140,7 @@ class WebhookAdapter(Adapter):
         a resumed delivery skips the parts recorded there, by whichever process."""
         hook = self.hook(digest.target)
         bodies = self.render_digest(digest)
-        done: dict[int, str] = {}
-        if resume and journal is not None:
-            done = {i: m for i, m in journal.posted().items() if 0 <= i < len(bodies)}
-        if done:
-            log.info(
-                "%s: %d of %d parts were already posted", digest.target, len(done), len(bodies)
-            )
-        posted: dict[int, str] = dict(done)
+        posted = posted_before(journal, resume, digest.target, len(bodies))
         async with httpx.AsyncClient(
             timeout=self.timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
         ) as client:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from bot.db import retry_unavailable
 from bot.digest import DigestBuilder
-from bot.models import Channel, Digest, DigestSection
+from bot.models import Channel, Digest, DigestSection, Target
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ class PermanentDeliveryError(DeliveryError):
 
 class Journal(Protocol):
     """Where a delivery keeps the parts it has posted (part index -> message id, "" when the
-    platform returns none), for an adapter with no way to find its own posts on the platform
-    (webhooks): a retry in any process then posts only the rest."""
+    platform returns none), for an adapter that cannot always find its own posts on the
+    platform (webhooks: never; Discord: its nonce holds a few minutes): a retry in any process
+    then posts only the rest."""
 
     def posted(self) -> dict[int, str]:
         """The parts an earlier attempt of this delivery recorded as posted."""
@@ -39,6 +40,19 @@ class Journal(Protocol):
     async def record(self, posted: dict[int, str]) -> None:
         """Keep ``posted`` (every part posted so far); best effort, never raises."""
         ...
+
+
+def posted_before(
+    journal: Journal | None, resume: bool, target: Target, parts: int
+) -> dict[int, str]:
+    """The parts of a delivery of ``parts`` parts to ``target`` that an earlier attempt
+    recorded in ``journal`` (none on a first attempt, which has nothing to resume)."""
+    if not resume or journal is None:
+        return {}
+    done = {i: m for i, m in journal.posted().items() if 0 <= i < parts}
+    if done:
+        log.info("%s: %d of %d parts were already posted", target, len(done), parts)
+    return done
 
 
 class Sender(Protocol):

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.ledger import Claim, Ledger
 from bot.models import Paper, Target
 from bot.store import Store
 
@@ -113,3 +114,30 @@ def due_channel(store: Store, name: str, now: datetime, *, minutes_ago: int) -> 
     store.set_schedule(target, time=f"{local:%H:%M}", timezone="Europe/Berlin")
     store.subscribe(target, "diffusion models")
     return target
+
+
+# A scheduled digest's date and the time it was claimed at.
+CLAIM_DAY = date(2026, 11, 20)
+CLAIM_NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def claimed(store: Store, name: str) -> tuple[Ledger, Claim]:
+    """A first attempt at channel ``name``'s digest, claimed in the ledger as the scheduler
+    claims one."""
+    channel = store.ensure_channel(Target.parse(name))
+    assert channel.id is not None
+    ledger = Ledger(store, "a", lease_seconds=60)
+    claim = ledger.claim(channel.id, CLAIM_DAY, due_at=CLAIM_NOON, now=CLAIM_NOON)
+    assert claim is not None
+    ledger.save_plan(claim, {})
+    return ledger, claim
+
+
+def retried(ledger: Ledger, claim: Claim) -> Claim:
+    """The scheduler's retry of ``claim``, which failed: the same nonce, the next attempt, an
+    hour later."""
+    ledger.failed(claim, "HTTP 500", permanent=False, now=CLAIM_NOON)
+    later = CLAIM_NOON + timedelta(hours=1)
+    again = ledger.claim(claim.channel_id, CLAIM_DAY, due_at=CLAIM_NOON, now=later)
+    assert again is not None and again.nonce == claim.nonce and again.attempt == 2
+    return again

@@ -30,8 +30,9 @@ from adapters.discord.bot import (
 from bot.app import App
 from bot.config import ConfigError, DiscordConfig, Secrets, Settings
 from bot.delivery import DeliveryError, PermanentDeliveryError, deliver
+from bot.ledger import ClaimJournal
 from bot.models import Digest, DigestSection, Reply, ReplyKind, Target
-from tests.factories import corpus
+from tests.factories import claimed, corpus, retried
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord_render import live_chars
 
@@ -530,6 +531,41 @@ async def test_retried_delivery_with_the_same_nonce_is_not_doubled(
     assert len(fake.messages[str(CHANNEL)]) == 6 and other != first
     nonces = [b["nonce"] for b in fake.channel_messages(CHANNEL)]
     assert len(set(nonces)) == 6 and all(len(n) <= 25 for n in nonces)
+
+
+async def test_a_retry_after_the_nonce_ran_out_posts_only_the_parts_not_posted(
+    adapter: DiscordAdapter, fake: FakeDiscord, app: App
+) -> None:
+    """Discord keeps a nonce for a few minutes; the scheduler retries a failed delivery after
+    1, 2, 4 … minutes and takes over a crashed one after its 5-minute lease. Each part posted
+    is recorded with the claim, so a later retry posts only the rest. Before, it posted the
+    first part again."""
+    papers = corpus()
+    d = Digest(TARGET, date(2026, 11, 20), [DigestSection("Trending", papers * 2)])
+    bodies = adapter.render_digest(d)
+    assert len(bodies) == 3
+    ledger, claim = claimed(app.store, str(TARGET))
+    fake.fail(503, path=f"/channels/{CHANNEL}/messages", after=1)  # after the first part
+    with pytest.raises(DeliveryError):
+        await adapter.send_digest(d, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
+    assert len(fake.channel_messages(CHANNEL)) == 1
+    fake.nonce_seconds = 0  # the retry comes minutes later
+    again = retried(ledger, claim)
+    ids = await adapter.send_digest(
+        d, nonce=again.nonce, resume=True, journal=ClaimJournal(ledger, again)
+    )
+    sent = fake.channel_messages(CHANNEL)
+    assert [{k: v for k, v in b.items() if "nonce" not in k} for b in sent] == bodies
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert ids == [m["id"] for m in fake.messages[str(CHANNEL)]]
+    # A crash after the last post, before the delivery was recorded as sent: nothing again.
+    assert (
+        await adapter.send_digest(
+            d, nonce=again.nonce, resume=True, journal=ClaimJournal(ledger, again)
+        )
+        == ids
+    )
+    assert len(fake.channel_messages(CHANNEL)) == 3
 
 
 async def test_without_a_nonce_none_is_sent(

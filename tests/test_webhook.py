@@ -17,12 +17,12 @@ from adapters.webhook import WebhookAdapter, from_context
 from bot.app import App
 from bot.config import Secrets, Settings, WebhookConfig
 from bot.delivery import DeliveryError, PermanentDeliveryError, deliver, digest_plan
-from bot.ledger import SENT, Claim, ClaimJournal, Ledger
+from bot.ledger import SENT, ClaimJournal, Ledger
 from bot.logs import REDACTED, redactor
 from bot.models import Digest, DigestSection, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
 from bot.store import Store
-from tests.factories import corpus, due_channel, paper
+from tests.factories import claimed, corpus, due_channel, paper, retried
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
 
@@ -68,10 +68,6 @@ def digest_for(name: str, n: int = 3) -> Digest:
             DigestSection("diffusion", papers[n : n + 2], topic="diffusion"),
         ],
     )
-
-
-DAY = date(2026, 11, 20)
-NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def adapter_for(*hooks: WebhookConfig, sleeps: Sleeps) -> WebhookAdapter:
@@ -156,26 +152,6 @@ def break_after_first_post(adapter: WebhookAdapter, fail: Callable[[], None]) ->
     adapter._post = post  # type: ignore[method-assign]
 
 
-def claimed(store: Store, name: str) -> tuple[Ledger, Claim]:
-    """A first attempt at ``webhook:NAME``'s digest, claimed in the ledger as the scheduler
-    claims one."""
-    channel = store.ensure_channel(Target.parse(f"webhook:{name}"))
-    assert channel.id is not None
-    ledger = Ledger(store, "a", lease_seconds=60)
-    claim = ledger.claim(channel.id, DAY, due_at=NOON, now=NOON)
-    assert claim is not None
-    ledger.save_plan(claim, {})
-    return ledger, claim
-
-
-def retried(ledger: Ledger, claim: Claim) -> Claim:
-    """The scheduler's retry of ``claim``, which failed: the same nonce, the next attempt."""
-    ledger.failed(claim, "HTTP 500", permanent=False, now=NOON)
-    again = ledger.claim(claim.channel_id, DAY, due_at=NOON, now=NOON + timedelta(hours=1))
-    assert again is not None and again.nonce == claim.nonce and again.attempt == 2
-    return again
-
-
 async def test_resumed_discord_delivery_posts_only_the_missing_part(
     discord_api: FakeDiscord, sleeps: Sleeps, store: Store
 ) -> None:
@@ -187,7 +163,7 @@ async def test_resumed_discord_delivery_posts_only_the_missing_part(
     break_after_first_post(
         adapter, lambda: discord_api.fail(500, times=adapter.attempts, path="/webhooks/")
     )
-    ledger, claim = claimed(store, "rg")
+    ledger, claim = claimed(store, "webhook:rg")
     with pytest.raises(DeliveryError):
         await adapter.send_digest(d, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
     assert discord_api.webhook_messages(url) == bodies[:1]
@@ -251,7 +227,7 @@ async def test_resumed_slack_delivery_posts_only_the_missing_part(
     bodies = adapter.render_digest(d)
     assert len(bodies) >= 2
     break_after_first_post(adapter, lambda: slack.fail(500, times=adapter.attempts))
-    ledger, claim = claimed(store, "team")
+    ledger, claim = claimed(store, "webhook:team")
     with pytest.raises(DeliveryError):
         await adapter.send_digest(d, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
     assert slack.messages(url) == bodies[:1]

@@ -23,7 +23,7 @@ from adapters.discord.bot import PapersClient, PapersCommands
 from adapters.discord.render import digest_messages, reply_messages
 from bot.app import App
 from bot.config import ConfigError, DiscordConfig, Secrets
-from bot.delivery import DeliveryError, Journal, PermanentDeliveryError
+from bot.delivery import DeliveryError, Journal, PermanentDeliveryError, posted_before
 from bot.models import Digest, Platform, Reply, Target
 
 if TYPE_CHECKING:
@@ -146,13 +146,23 @@ class DiscordAdapter(Adapter):
             await http.close()
 
     async def _post(
-        self, target: Target, bodies: list[dict[str, Any]], nonce: str | None = None
+        self,
+        target: Target,
+        bodies: list[dict[str, Any]],
+        nonce: str | None = None,
+        *,
+        posted: dict[int, str] | None = None,
+        journal: Journal | None = None,
     ) -> list[str]:
-        ids: list[str] = []
-        if not bodies:
-            return ids
+        """Post ``bodies`` in order, but not the parts in ``posted`` (index -> message id);
+        each part posted is recorded in ``journal`` at once. Returns the message ids."""
+        done = dict(posted or {})
+        if all(i in done for i in range(len(bodies))):
+            return [done[i] for i in sorted(done)]
         async with self._http() as http:
             for i, body in enumerate(bodies):
+                if i in done:
+                    continue
                 payload = dict(body)
                 if nonce:
                     # With enforce_nonce, a retried post within minutes returns the first message
@@ -181,8 +191,10 @@ class DiscordAdapter(Adapter):
                     raise DeliveryError(f"Discord channel {target}: {_describe(e)}") from None
                 except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as e:
                     raise DeliveryError(f"Discord channel {target}: {_describe(e)}") from None
-                ids.append(str(data["id"]))
-        return ids
+                done[i] = str(data["id"])
+                if journal is not None:
+                    await journal.record(dict(done))
+        return [done[i] for i in sorted(done)]
 
     def render_digest(self, digest: Digest) -> list[dict[str, Any]]:
         """The exact ``POST /channels/{id}/messages`` bodies for ``digest`` (without the
@@ -198,8 +210,17 @@ class DiscordAdapter(Adapter):
         journal: Journal | None = None,
     ) -> list[str]:
         """Post ``digest`` to its channel; returns the message ids. 403/404 (and a revoked token)
-        raise PermanentDeliveryError, every other failure DeliveryError."""
-        return await self._post(digest.target, self.render_digest(digest), nonce)
+        raise PermanentDeliveryError, every other failure DeliveryError.
+
+        Each message carries the delivery's ``nonce`` with ``enforce_nonce``, so a post retried
+        within a few minutes returns the first message instead of a second one. Retries come
+        later than that (the scheduler backs off up to 16 minutes; a crashed process's claim is
+        taken over after its lease), so each part posted is also recorded in ``journal`` and a
+        resumed delivery posts only the parts not recorded there; the nonce still covers a
+        crash between a post and its record."""
+        bodies = self.render_digest(digest)
+        posted = posted_before(journal, resume, digest.target, len(bodies))
+        return await self._post(digest.target, bodies, nonce, posted=posted, journal=journal)
 
     async def post_reply(self, target: Target, reply: Reply) -> list[str]:
         """Post ``reply`` publicly in ``target``'s channel."""

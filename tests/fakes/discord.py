@@ -87,6 +87,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     path: str | None = None
     method: str | None = None
+    after: int = 0  # matching requests answered normally first
 
 
 @dataclass
@@ -185,7 +186,10 @@ class FakeDiscord:
         self.missing: set[str] = set()
         self.unexpected_429s = 0  # rate limits a client ran into by ignoring the headers
         self._faults: deque[Fault] = deque()
-        self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
+        # ``enforce_nonce`` holds "in the past few minutes" (Discord's docs): a test that lets
+        # them pass sets this to 0.
+        self.nonce_seconds = 300.0
+        self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._buckets: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -294,9 +298,16 @@ class FakeDiscord:
             self._faults.append(Fault(429, body, headers, path))
 
     def fail(
-        self, status: int = 500, *, times: int = 1, path: str | None = None, body: Any = None
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        body: Any = None,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` requests under ``path`` get ``status``."""
+        """The next ``times`` requests under ``path`` get ``status``, once ``after`` more have
+        been answered."""
         for _ in range(times):
             self._faults.append(
                 Fault(
@@ -306,6 +317,7 @@ class FakeDiscord:
                     else {"message": "500: Internal Server Error", "code": 0},
                     {},
                     path,
+                    after=after,
                 )
             )
 
@@ -538,6 +550,9 @@ class FakeDiscord:
             if (fault.path is None or path.startswith(fault.path)) and (
                 fault.method is None or fault.method == method
             ):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 self._faults.remove(fault)
                 return fault
         return None
@@ -660,13 +675,13 @@ class FakeDiscord:
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             earlier = self._nonces.get((channel_id, str(nonce)))
-            if earlier is not None:
-                return 200, earlier, headers
+            if earlier is not None and time.monotonic() - earlier[0] < self.nonce_seconds:
+                return 200, earlier[1], headers
         message = self._message(channel_id, body)
         self.messages.setdefault(channel_id, []).append(message)
         self.bodies.setdefault(channel_id, []).append(body)
         if nonce is not None and body.get("enforce_nonce"):
-            self._nonces[(channel_id, str(nonce))] = message
+            self._nonces[(channel_id, str(nonce))] = (time.monotonic(), message)
         return 200, message, headers
 
     def _callback(
