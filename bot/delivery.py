@@ -29,9 +29,9 @@ class PermanentDeliveryError(DeliveryError):
 
 class Journal(Protocol):
     """Where a delivery keeps the parts it has posted (part index -> message id, "" when the
-    platform returns none), for an adapter that cannot always find its own posts on the
-    platform (webhooks: never; Discord: its nonce holds a few minutes): a retry in any process
-    then posts only the rest."""
+    platform returns none), for adapters that cannot always find their own posts on the
+    platform (webhooks: never; Discord: its nonce holds a few minutes; Slack: with the history
+    scopes only): a retry in any process then posts only the rest."""
 
     def posted(self) -> dict[int, str]:
         """The parts an earlier attempt of this delivery recorded as posted."""
@@ -43,13 +43,19 @@ class Journal(Protocol):
 
 
 def posted_before(
-    journal: Journal | None, resume: bool, target: Target, parts: int
+    journal: Journal | None,
+    resume: bool,
+    target: Target,
+    parts: int,
+    found: dict[int, str] | None = None,
 ) -> dict[int, str]:
-    """The parts of a delivery of ``parts`` parts to ``target`` that an earlier attempt
-    recorded in ``journal`` (none on a first attempt, which has nothing to resume)."""
-    if not resume or journal is None:
+    """The parts of a delivery of ``parts`` parts to ``target`` already posted: those an
+    earlier attempt recorded in ``journal`` and those ``found`` on the platform (none on a
+    first attempt, which has nothing to resume)."""
+    if not resume:
         return {}
-    done = {i: m for i, m in journal.posted().items() if 0 <= i < parts}
+    done = {i: m for i, m in journal.posted().items() if 0 <= i < parts} if journal else {}
+    done.update(found or {})
     if done:
         log.info("%s: %d of %d parts were already posted", target, len(done), parts)
     return done

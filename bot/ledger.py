@@ -51,7 +51,7 @@ class Claim:
 class ClaimJournal:
     """The parts a claimed delivery has posted, kept in its row (the plan's ``posted``): the
     `bot.delivery.Journal` of scheduled digests. A retry, in this process or another, reads
-    them back with the claim, so a webhook or Discord posts only what an earlier attempt had not."""
+    them back with the claim, so a retry posts only what an earlier attempt had not."""
 
     ledger: Ledger
     claim: Claim

@@ -20,8 +20,9 @@ from adapters.slack.render import digest_post_bodies
 from bot.app import App
 from bot.config import ConfigError, Secrets, Settings
 from bot.delivery import DeliveryError, PermanentDeliveryError, deliver
+from bot.ledger import ClaimJournal
 from bot.models import Digest, DigestSection, Platform, Reply, ReplyKind, Target
-from tests.factories import corpus, paper
+from tests.factories import claimed, corpus, paper, retried
 from tests.fakes.slack import FakeSlack
 
 TEAM, CHANNEL = "T0001", "C0001"
@@ -308,6 +309,30 @@ async def test_without_history_access_it_just_posts(adapter: SlackAdapter, fake:
     fake.fail("conversations.history", "missing_scope")
     ids = await adapter.send_digest(small_digest(), nonce="n", resume=True)
     assert len(ids) == 1
+
+
+async def test_without_history_access_a_retry_posts_only_what_is_not_recorded(
+    core: App, adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    """Without channels:history the bot cannot see what it posted; the claim's record of each
+    part posted keeps a retry from posting the first parts again, as it did before."""
+    digest = big_digest(60)
+    parts = len(adapter.render_digest(digest))
+    assert parts >= 3
+    ledger, claim = claimed(core.store, str(TARGET))
+    fake.fail("chat.postMessage", "internal_error", after=1)
+    with pytest.raises(DeliveryError):
+        await adapter.send_digest(digest, nonce=claim.nonce, journal=ClaimJournal(ledger, claim))
+    fake.fail("conversations.history", "missing_scope")
+    again = retried(ledger, claim)
+    ids = await adapter.send_digest(
+        digest, nonce=again.nonce, resume=True, journal=ClaimJournal(ledger, again)
+    )
+    messages = fake.messages(CHANNEL)
+    assert ids == [m.ts for m in messages] and len(ids) == parts
+    assert [m.metadata["event_payload"]["part"] for m in messages if m.metadata] == list(
+        range(parts)
+    )
 
 
 # -- many workspaces -----------------------------------------------------------------------------

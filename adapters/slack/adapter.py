@@ -34,6 +34,7 @@ from adapters.slack.render import (
 from adapters.slack.stores import ThreadedInstallationStore, ThreadedOAuthStateStore
 from bot.app import App
 from bot.config import ConfigError, SlackConfig
+from bot.delivery import posted_before
 from bot.models import Digest, Platform, Reply, Target
 
 log = logging.getLogger("adapters.slack")
@@ -272,13 +273,16 @@ class SlackAdapter(Adapter):
     ) -> list[str]:
         """Post ``digest``; returns the messages' ``ts``. Each message's metadata carries
         ``nonce``; when resuming a delivery, the parts already in the channel with that nonce are
-        not posted again (this reads the channel's history, so only retries do it)."""
+        not posted again (this reads the channel's history, so only retries do it). Each part
+        posted is also recorded in ``journal``, and the parts recorded there are not posted
+        again either: the bot may lack the scopes to read the history."""
         bodies = self.render_digest(digest)
         if not bodies:
             return []
         target = digest.target
         token = await self.token_for(target.workspace)
-        done = await self.posted_parts(digest, token, nonce) if resume and nonce else {}
+        found = await self.posted_parts(digest, token, nonce) if resume and nonce else {}
+        done = posted_before(journal, resume, target, len(bodies), found)
         ids: list[str] = []
         for i, body in enumerate(bodies):
             ts = done.get(i)
@@ -294,10 +298,10 @@ class SlackAdapter(Adapter):
                     }
                 if i > 0 and self.config.threads:
                     body = {**body, "thread_ts": ids[0]}
-                ts = await self._post(token, target, body)
+                ts = done[i] = await self._post(token, target, body)
+                if journal is not None:
+                    await journal.record(dict(done))
             ids.append(ts)
-        if done:
-            log.info("%s: %d of %d parts were already posted", target, len(done), len(bodies))
         return ids
 
     async def post_reply(self, target: Target, reply: Reply) -> list[str]:
