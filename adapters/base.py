@@ -49,8 +49,9 @@ class Adapter(ABC):
         """Post ``digest`` to its target; returns the platform's message ids.
 
         ``nonce`` identifies this delivery, so a retried post after a crash is not doubled
-        where the platform supports it. ``journal`` keeps the parts posted for adapters that
-        cannot find their own posts on the platform (webhooks); the others leave it alone."""
+        where the platform supports it. ``journal`` keeps the parts posted, for adapters that
+        cannot always find their own posts on the platform (webhooks, Discord, Slack without
+        the history scopes); the console and memory adapters leave it alone."""
 
     async def post_reply(self, target: Target, reply: Reply) -> list[str]:
         """Post a reply where the whole channel sees it (confirmations, shared papers)."""

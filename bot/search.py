@@ -1045,8 +1045,9 @@ class Searcher:
         depth: int = CANDIDATES,
     ) -> list[_Candidate]:
         """The engine's best ``depth`` candidates for any of ``phrases``."""
-        dense = _walk_is_shorter(phrases, vocabulary)
-        if self.store.dialect == "sqlite":
+        sqlite = self.store.dialect == "sqlite"
+        dense = not sqlite and _walk_is_shorter(phrases, vocabulary)  # a PostgreSQL plan
+        if sqlite:
             phrases = _fts_phrases(phrases, vocabulary)
         return self._candidates(session, phrases, dense, since, until, exclude, depth)
 
