@@ -187,8 +187,9 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     nonce: Mapped[str | None] = mapped_column(String(64))
     message_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The digest as built when claimed (sections and paper ids), so a retry after a crash
-    # re-sends the same digest rather than a rebuilt one.
+    # The digest as built when claimed (sections and paper ids; until it is settled, also what
+    # it shows of each paper), so a retry after a crash re-sends the same digest rather than a
+    # rebuilt one.
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]

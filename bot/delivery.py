@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from bot.db import retry_unavailable
 from bot.digest import DigestBuilder
-from bot.models import Channel, Digest, DigestSection, Target
+from bot.models import Channel, Digest, DigestSection, Paper, Target, clean_text
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,43 @@ class DeliveryResult:
     message_ids: list[str] = field(default_factory=list)
 
 
+# What a digest shows of a paper that a later fetch may change (counts, the AI summary arriving
+# late, links, a corrected title), kept in the plan until the delivery is settled: a retry
+# renders each paper as the first attempt did, so its messages split at the same papers and the
+# parts recorded as posted are the parts it would post. (Discord and Slack split by characters;
+# one paper grown by its new AI summary moved the split, and a retry posted a paper twice or
+# left one out.) The abstract is not kept: it is the longest text and arXiv's, not rewritten
+# within a day.
+SHOWN = "shown"
+_SHOWN_FIELDS = (
+    "title",
+    "authors",
+    "ai_summary",
+    "upvotes",
+    "num_comments",
+    "github_repo",
+    "github_stars",
+    "project_page",
+)
+_SHOWN_AUTHORS = 4  # "A, B, C et al." needs the first three names and whether there are more
+
+
+def _shown(paper: Paper) -> dict[str, Any]:
+    shown = {name: getattr(paper, name) for name in _SHOWN_FIELDS}
+    shown["authors"] = [a for a in paper.authors if clean_text(a)][:_SHOWN_AUTHORS]
+    return shown
+
+
+def _as_shown(paper: Paper, shown: Any) -> Paper:
+    """``paper`` with the fields ``shown`` kept of it (as the first attempt showed them)."""
+    if not isinstance(shown, dict):
+        return paper
+    return replace(paper, **{k: v for k, v in shown.items() if k in _SHOWN_FIELDS})
+
+
 def digest_plan(digest: Digest) -> dict[str, Any]:
-    """The digest as ids only, to store in the ledger before posting."""
+    """The digest to store in the ledger before posting: its sections as paper ids, and what
+    it shows of each paper that may change before a retry (`SHOWN`)."""
     return {
         "day": digest.day.isoformat(),
         "notice": digest.notice,
@@ -95,14 +130,18 @@ def digest_plan(digest: Digest) -> dict[str, Any]:
             {"title": s.title, "topic": s.topic, "ids": [p.id for p in s.papers]}
             for s in digest.sections
         ],
+        SHOWN: {p.id: _shown(p) for p in digest.papers},
     }
 
 
 def digest_from_plan(store: Store, channel: Channel, plan: dict[str, Any]) -> Digest:
-    """The digest a stored plan describes (papers read back from the store)."""
+    """The digest a stored plan describes: papers read back from the store, shown as the plan
+    kept them (plans from before `SHOWN`, and settled ones, show them as stored)."""
+    shown = plan.get(SHOWN)
+    shown = shown if isinstance(shown, dict) else {}
     sections = []
     for s in plan.get("sections", []):
-        papers = store.get_papers(s.get("ids", []))
+        papers = [_as_shown(p, shown.get(p.id)) for p in store.get_papers(s.get("ids", []))]
         if papers:
             sections.append(DigestSection(s.get("title", ""), papers, topic=s.get("topic")))
     return Digest(

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import DeliveryRow, utcnow
+from bot.delivery import SHOWN
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -214,16 +215,38 @@ class Ledger:
         claim.plan = plan
         self._settle(claim, plan=plan)
 
+    @staticmethod
+    def _settled_plan(claim: Claim) -> dict[str, Any]:
+        """The plan to keep once ``claim``'s delivery is settled: less what only a retry reads
+        (the papers as shown), which is most of its size. Nothing to change otherwise."""
+        if not claim.plan or SHOWN not in claim.plan:
+            return {}
+        claim.plan = {k: v for k, v in claim.plan.items() if k != SHOWN}
+        return {"plan": claim.plan}
+
     def sent(self, claim: Claim, message_ids: list[str], now: datetime) -> None:
-        self._settle(claim, status=SENT, message_ids=message_ids, sent_at=now, lease_until=None)
+        self._settle(
+            claim,
+            status=SENT,
+            message_ids=message_ids,
+            sent_at=now,
+            lease_until=None,
+            **self._settled_plan(claim),
+        )
 
     def empty(self, claim: Claim) -> None:
-        self._settle(claim, status=EMPTY, lease_until=None)
+        self._settle(claim, status=EMPTY, lease_until=None, **self._settled_plan(claim))
 
     def failed(self, claim: Claim, error: str, *, permanent: bool, now: datetime) -> str:
         """Record a failed attempt; returns the new status (retried later, or given up)."""
         if permanent or claim.attempt >= self.max_attempts:
-            self._settle(claim, status=GAVE_UP, error=error[:2000], lease_until=None)
+            self._settle(
+                claim,
+                status=GAVE_UP,
+                error=error[:2000],
+                lease_until=None,
+                **self._settled_plan(claim),
+            )
             return GAVE_UP
         # Back off 1, 2, 4, 8 … minutes between attempts.
         retry_at = now + timedelta(minutes=2 ** (claim.attempt - 1))

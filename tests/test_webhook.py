@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
+from sqlalchemy import select
 
 from adapters.discord import render as discord_render
 from adapters.registry import AdapterContext
@@ -16,13 +19,20 @@ from adapters.slack import render as slack_render
 from adapters.webhook import WebhookAdapter, from_context
 from bot.app import App
 from bot.config import Secrets, Settings, WebhookConfig
-from bot.delivery import DeliveryError, PermanentDeliveryError, deliver, digest_plan
+from bot.db import DeliveryRow
+from bot.delivery import (
+    SHOWN,
+    DeliveryError,
+    PermanentDeliveryError,
+    deliver,
+    digest_plan,
+)
 from bot.ledger import SENT, ClaimJournal, Ledger
 from bot.logs import REDACTED, redactor
 from bot.models import Digest, DigestSection, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
 from bot.store import Store
-from tests.factories import claimed, corpus, due_channel, paper, retried
+from tests.factories import CLAIM_DAY, claimed, corpus, due_channel, paper, retried
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
 
@@ -175,12 +185,27 @@ async def test_resumed_discord_delivery_posts_only_the_missing_part(
     assert len(ids) == 2 and len(set(ids)) == 2
 
 
-async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_part(
-    discord_api: FakeDiscord, sleeps: Sleeps, store: Store
-) -> None:
-    """A webhook cannot be asked what it has posted. The parts a delivery posts are kept in its
-    ledger row, so the process that takes over a crashed delivery posts only the rest. Before,
-    only the crashed process had known, and the takeover posted every part again."""
+@dataclass
+class Takeover:
+    """What `take_over_after_a_crash` leaves: the webhook, the bodies the crashed attempt
+    rendered, and the channel's delivery."""
+
+    url: str
+    bodies: list[dict[str, Any]]
+    ledger: Ledger
+    channel_id: int
+    day: date
+
+
+async def take_over_after_a_crash(
+    discord_api: FakeDiscord,
+    sleeps: Sleeps,
+    store: Store,
+    meanwhile: Callable[[App, list[str]], None] | None = None,
+) -> Takeover:
+    """A crashed process claims a channel's digest of the dozen papers (as stored, two parts),
+    posts part 1 and dies; ``meanwhile(app, ids)`` runs; then another process, with its own
+    adapter, which remembers nothing, takes the delivery over once the lease ends."""
     url = discord_api.add_webhook()
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
     clock = [now]
@@ -192,29 +217,80 @@ async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_p
     due = last_due(channel.schedule, now)
     assert due is not None
     day, when = due
-    # The crashed process: claims, plans a two-part digest, posts part 1 and dies.
     crashed = Ledger(store, "crashed", lease_seconds=300)
     claim = crashed.claim(channel.id, day, due_at=when, now=now)
     assert claim is not None
-    digest = Digest(target, day, [DigestSection("Trending", corpus()[:12])])
+    ids = [p.id for p in corpus()]
+    digest = Digest(target, day, [DigestSection("Trending", store.get_papers(ids))])
     crashed.save_plan(claim, digest_plan(digest))
     first = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
     bodies = first.render_digest(digest)
-    assert len(bodies) == 2
+    assert [len(b.get("embeds", [])) for b in bodies] == [10, 2]
     break_after_first_post(
         first, lambda: discord_api.fail(500, times=first.attempts, path="/webhooks/")
     )
     with pytest.raises(DeliveryError):
         await first.send_digest(digest, nonce=claim.nonce, journal=ClaimJournal(crashed, claim))
     assert discord_api.webhook_messages(url) == bodies[:1]
-    # Another process (its own adapter, which remembers nothing) takes over once the lease ends.
+    if meanwhile is not None:
+        meanwhile(app, ids)
     clock[0] = now + timedelta(minutes=6)
     other = adapter_for(hook("rg", url, "discord"), sleeps=sleeps)
     sched = DigestScheduler(app, {Platform.WEBHOOK: other}, owner="restarted")
     await sched.reconcile()
     await sched.idle()
-    assert discord_api.webhook_messages(url) == bodies  # each part exactly once
-    assert sched.ledger.status(channel.id, day) == SENT
+    return Takeover(url, bodies, sched.ledger, channel.id, day)
+
+
+async def test_a_delivery_taken_over_by_another_process_posts_only_the_missing_part(
+    discord_api: FakeDiscord, sleeps: Sleeps, store: Store
+) -> None:
+    """A webhook cannot be asked what it has posted. The parts a delivery posts are kept in its
+    ledger row, so the process that takes over a crashed delivery posts only the rest. Before,
+    only the crashed process had known, and the takeover posted every part again."""
+    done = await take_over_after_a_crash(discord_api, sleeps, store)
+    assert discord_api.webhook_messages(done.url) == done.bodies  # each part exactly once
+    assert done.ledger.status(done.channel_id, done.day) == SENT
+
+
+async def test_a_takeover_shows_the_papers_as_the_first_attempt_did(
+    discord_api: FakeDiscord, sleeps: Sleeps, store: Store
+) -> None:
+    """Discord splits a digest by characters as well as by embeds. Papers updated between a
+    crashed attempt and the takeover (AI summaries arrive; counts, authors and links change) are
+    longer, and rendered afresh they split at other papers: the takeover posted papers 9 and 10
+    a second time. The plan keeps what the digest showed of each paper, so the takeover renders
+    the first attempt's bodies and posts only the one not posted; once sent, the plan keeps
+    only ids."""
+
+    def fetched(app: App, ids: list[str]) -> None:  # every paper longer than before
+        updated = [
+            replace(
+                p,
+                upvotes=p.upvotes + 100,
+                num_comments=12,
+                authors=[*p.authors, "Carmen Placeholder-Lopez", "Dmitri Testovich"],
+                ai_summary=f"{p.title} " + "with a summary that arrived later, " * 8,
+                github_repo=f"https://github.com/example-lab/{p.id}",
+                project_page=f"https://example-lab.github.io/{p.id}/",
+            )
+            for p in store.get_papers(ids)
+        ]
+        app.ingest(updated)
+        fresh = discord_render.digest_messages(
+            Digest(Target.parse("webhook:rg"), CLAIM_DAY, [DigestSection("Trending", updated)])
+        )
+        assert [len(b.get("embeds", [])) for b in fresh] != [10, 2]  # they split elsewhere
+
+    done = await take_over_after_a_crash(discord_api, sleeps, store, fetched)
+    assert discord_api.webhook_messages(done.url) == done.bodies  # each paper exactly once
+    assert done.ledger.status(done.channel_id, done.day) == SENT
+    with store.session() as s:
+        plan = s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == done.channel_id))
+        [kept] = plan.all()
+    assert kept is not None and SHOWN not in kept
+    assert kept["sections"][0]["ids"] == [p.id for p in corpus()]
+    assert kept["posted"] == {"0": ANY, "1": ANY}
 
 
 async def test_resumed_slack_delivery_posts_only_the_missing_part(
