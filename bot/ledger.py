@@ -221,8 +221,7 @@ class Ledger:
         (the papers as shown), which is most of its size. Nothing to change otherwise."""
         if not claim.plan or SHOWN not in claim.plan:
             return {}
-        claim.plan = {k: v for k, v in claim.plan.items() if k != SHOWN}
-        return {"plan": claim.plan}
+        return {"plan": {k: v for k, v in claim.plan.items() if k != SHOWN}}
 
     def sent(self, claim: Claim, message_ids: list[str], now: datetime) -> None:
         self._settle(

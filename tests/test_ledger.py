@@ -8,8 +8,11 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bot.db import DeliveryRow
+from bot.delivery import SHOWN
 from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, ClaimJournal, Ledger
 from bot.models import Target
 from bot.store import Store
@@ -199,3 +202,34 @@ def test_the_parts_a_delivery_posted_outlast_its_claim(
         asyncio.run(journal.record({0: "m1", 1: "", 2: "m3"}))
     assert journal.posted() == {0: "m1", 1: "", 2: "m3"}
     assert "could not record a posted part" in caplog.text
+
+
+def test_what_a_digest_showed_is_kept_until_it_is_settled(store: Store) -> None:
+    """The papers as a digest showed them are for its retries only, and most of its plan: a
+    failed attempt keeps them, every settled outcome (sent, empty, given up) drops them."""
+    shown = {"2611.10001": {"title": "Sparse Routing", "upvotes": 88}}
+    plan = {"day": DAY.isoformat(), "sections": [{"ids": ["2611.10001"]}], SHOWN: shown}
+
+    def stored(cid: int) -> dict[str, object] | None:
+        with store.session() as s:
+            return s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == cid)).one()
+
+    ledger = Ledger(store, "a", max_attempts=2)
+    settle = {
+        "sent": lambda c: ledger.sent(c, ["m1"], T0),
+        "empty": ledger.empty,
+        "gave up": lambda c: ledger.failed(c, "HTTP 404", permanent=True, now=T0),
+        "last attempt failed": lambda c: ledger.failed(c, "HTTP 503", permanent=False, now=T0),
+    }
+    for name, outcome in settle.items():
+        cid = channel_id(store, f"console:{name.replace(' ', '-')}")
+        claim = ledger.claim(cid, DAY, due_at=T0, now=T0)
+        assert claim is not None
+        ledger.save_plan(claim, plan)
+        if name == "last attempt failed":
+            assert ledger.failed(claim, "HTTP 503", permanent=False, now=T0) == FAILED
+            assert stored(cid) == plan  # a retry will need them
+            claim = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=2))
+            assert claim is not None and claim.plan == plan
+        outcome(claim)
+        assert stored(cid) == {k: v for k, v in plan.items() if k != SHOWN}, name
