@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -186,6 +186,7 @@ class Ledger:
                     error="the last attempt did not finish before its lease ran out",
                     lease_until=None,
                     updated_at=now,
+                    plan=self._plan_less_shown(),
                 )
                 .returning(DeliveryRow.attempts, DeliveryRow.claimed_by)
                 .execution_options(synchronize_session=False)
@@ -222,6 +223,12 @@ class Ledger:
         if not claim.plan or SHOWN not in claim.plan:
             return {}
         return {"plan": {k: v for k, v in claim.plan.items() if k != SHOWN}}
+
+    def _plan_less_shown(self) -> Any:
+        """`_settled_plan` in SQL, for a row settled without its claim at hand."""
+        if self.store.dialect == "postgresql":
+            return cast(cast(DeliveryRow.plan, postgresql.JSONB).op("-")(SHOWN), JSON)
+        return func.json_remove(DeliveryRow.plan, f"$.{SHOWN}")
 
     def sent(self, claim: Claim, message_ids: list[str], now: datetime) -> None:
         self._settle(

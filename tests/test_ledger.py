@@ -27,6 +27,12 @@ def channel_id(store: Store, name: str = "console:a") -> int:
     return ch.id
 
 
+def stored_plan(store: Store, cid: int) -> dict[str, object] | None:
+    """The plan in channel ``cid``'s delivery row."""
+    with store.session() as s:
+        return s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == cid)).one()
+
+
 def test_one_claim_wins(store: Store) -> None:
     cid = channel_id(store)
     a, b = Ledger(store, "a"), Ledger(store, "b")
@@ -159,7 +165,10 @@ def test_an_abandoned_last_attempt_is_given_up_once_and_logged(
 ) -> None:
     cid = channel_id(store)
     ledger = Ledger(store, "a", lease_seconds=300, max_attempts=2)
-    assert ledger.claim(cid, DAY, due_at=T0, now=T0) is not None  # crashed
+    first = ledger.claim(cid, DAY, due_at=T0, now=T0)
+    assert first is not None  # crashed
+    plan = {"day": DAY.isoformat(), "sections": [], SHOWN: {"2611.10001": {"upvotes": 3}}}
+    ledger.save_plan(first, plan)
     last = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=6))
     assert last is not None and last.attempt == 2  # crashed too
     assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=10)) is None
@@ -169,6 +178,7 @@ def test_an_abandoned_last_attempt_is_given_up_once_and_logged(
         assert ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=13)) is None
     assert ledger.status(cid, DAY) == GAVE_UP
     assert sum("gave up the digest" in r.message for r in caplog.records) == 1
+    assert stored_plan(store, cid) == {"day": DAY.isoformat(), "sections": []}  # settled
     # Its owner, were it only slow, can no longer post it.
     assert not ledger.renew(last, T0 + timedelta(minutes=14))
 
@@ -210,10 +220,6 @@ def test_what_a_digest_showed_is_kept_until_it_is_settled(store: Store) -> None:
     shown = {"2611.10001": {"title": "Sparse Routing", "upvotes": 88}}
     plan = {"day": DAY.isoformat(), "sections": [{"ids": ["2611.10001"]}], SHOWN: shown}
 
-    def stored(cid: int) -> dict[str, object] | None:
-        with store.session() as s:
-            return s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == cid)).one()
-
     ledger = Ledger(store, "a", max_attempts=2)
     settle = {
         "sent": lambda c: ledger.sent(c, ["m1"], T0),
@@ -228,8 +234,8 @@ def test_what_a_digest_showed_is_kept_until_it_is_settled(store: Store) -> None:
         ledger.save_plan(claim, plan)
         if name == "last attempt failed":
             assert ledger.failed(claim, "HTTP 503", permanent=False, now=T0) == FAILED
-            assert stored(cid) == plan  # a retry will need them
+            assert stored_plan(store, cid) == plan  # a retry will need them
             claim = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=2))
             assert claim is not None and claim.plan == plan
         outcome(claim)
-        assert stored(cid) == {k: v for k, v in plan.items() if k != SHOWN}, name
+        assert stored_plan(store, cid) == {k: v for k, v in plan.items() if k != SHOWN}, name
