@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, cast, func, select, update
+from sqlalchemy import JSON, case, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -227,8 +227,13 @@ class Ledger:
     def _plan_less_shown(self) -> Any:
         """`_settled_plan` in SQL, for a row settled without its claim at hand."""
         if self.store.dialect == "postgresql":
-            return cast(cast(DeliveryRow.plan, postgresql.JSONB).op("-")(SHOWN), JSON)
-        return func.json_remove(DeliveryRow.plan, f"$.{SHOWN}")
+            # jsonb's "-" fails on a scalar (a plan stored as JSON null): only objects lose it.
+            doc = cast(DeliveryRow.plan, postgresql.JSONB)
+            return case(
+                (func.jsonb_typeof(doc) == "object", cast(doc.op("-")(SHOWN), JSON)),
+                else_=DeliveryRow.plan,
+            )
+        return func.json_remove(DeliveryRow.plan, f"$.{SHOWN}")  # a no-op on anything else
 
     def sent(self, claim: Claim, message_ids: list[str], now: datetime) -> None:
         self._settle(
