@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.db import DeliveryRow
 from bot.delivery import SHOWN
-from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, ClaimJournal, Ledger
+from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, Claim, ClaimJournal, Ledger
 from bot.models import Target
 from bot.store import Store
 
@@ -231,23 +231,29 @@ def test_what_a_digest_showed_is_kept_until_it_is_settled(store: Store) -> None:
     failed attempt keeps them, every settled outcome (sent, empty, given up) drops them."""
     shown = {"2611.10001": {"title": "Sparse Routing", "upvotes": 88}}
     plan = {"day": DAY.isoformat(), "sections": [{"ids": ["2611.10001"]}], SHOWN: shown}
-
+    slim = {k: v for k, v in plan.items() if k != SHOWN}
     ledger = Ledger(store, "a", max_attempts=2)
-    settle = {
-        "sent": lambda c: ledger.sent(c, ["m1"], T0),
-        "empty": ledger.empty,
-        "gave up": lambda c: ledger.failed(c, "HTTP 404", permanent=True, now=T0),
-        "last attempt failed": lambda c: ledger.failed(c, "HTTP 503", permanent=False, now=T0),
-    }
-    for name, outcome in settle.items():
-        cid = channel_id(store, f"console:{name.replace(' ', '-')}")
+
+    def planned(name: str) -> tuple[int, Claim]:
+        cid = channel_id(store, f"console:{name}")
         claim = ledger.claim(cid, DAY, due_at=T0, now=T0)
         assert claim is not None
         ledger.save_plan(claim, plan)
-        if name == "last attempt failed":
-            assert ledger.failed(claim, "HTTP 503", permanent=False, now=T0) == FAILED
-            assert stored_plan(store, cid) == plan  # a retry will need them
-            claim = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=2))
-            assert claim is not None and claim.plan == plan
-        outcome(claim)
-        assert stored_plan(store, cid) == {k: v for k, v in plan.items() if k != SHOWN}, name
+        return cid, claim
+
+    cid, claim = planned("retried")
+    assert ledger.failed(claim, "HTTP 503", permanent=False, now=T0) == FAILED
+    assert stored_plan(store, cid) == plan  # the retry needs them
+    again = ledger.claim(cid, DAY, due_at=T0, now=T0 + timedelta(minutes=2))
+    assert again is not None and again.plan == plan
+    assert ledger.failed(again, "HTTP 503", permanent=False, now=T0) == GAVE_UP  # the last
+    assert stored_plan(store, cid) == slim
+    cid, claim = planned("sent")
+    ledger.sent(claim, ["m1"], T0)
+    assert stored_plan(store, cid) == slim
+    cid, claim = planned("empty")
+    ledger.empty(claim)
+    assert stored_plan(store, cid) == slim
+    cid, claim = planned("gone")
+    assert ledger.failed(claim, "HTTP 404", permanent=True, now=T0) == GAVE_UP
+    assert stored_plan(store, cid) == slim
