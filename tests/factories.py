@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from bot.db import DeliveryRow
 from bot.ledger import Claim, Ledger
 from bot.models import Paper, Target
 from bot.store import Store
@@ -141,3 +144,9 @@ def retried(ledger: Ledger, claim: Claim) -> Claim:
     again = ledger.claim(claim.channel_id, CLAIM_DAY, due_at=CLAIM_NOON, now=later)
     assert again is not None and again.nonce == claim.nonce and again.attempt == 2
     return again
+
+
+def stored_plan(store: Store, channel_id: int) -> dict[str, Any] | None:
+    """The plan in channel ``channel_id``'s delivery row (the channel has one)."""
+    with store.session() as s:
+        return s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == channel_id)).one()

@@ -8,14 +8,13 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot.db import DeliveryRow
 from bot.delivery import SHOWN
 from bot.ledger import CLAIMED, FAILED, GAVE_UP, SENT, SKIPPED, Claim, ClaimJournal, Ledger
 from bot.models import Target
 from bot.store import Store
+from tests.factories import stored_plan
 
 DAY = date(2026, 11, 20)
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -25,12 +24,6 @@ def channel_id(store: Store, name: str = "console:a") -> int:
     ch = store.ensure_channel(Target.parse(name))
     assert ch.id is not None
     return ch.id
-
-
-def stored_plan(store: Store, cid: int) -> dict[str, object] | None:
-    """The plan in channel ``cid``'s delivery row."""
-    with store.session() as s:
-        return s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == cid)).one()
 
 
 def test_one_claim_wins(store: Store) -> None:

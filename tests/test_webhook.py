@@ -11,7 +11,6 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
-from sqlalchemy import select
 
 from adapters.discord import render as discord_render
 from adapters.registry import AdapterContext
@@ -19,7 +18,6 @@ from adapters.slack import render as slack_render
 from adapters.webhook import WebhookAdapter, from_context
 from bot.app import App
 from bot.config import Secrets, Settings, WebhookConfig
-from bot.db import DeliveryRow
 from bot.delivery import (
     SHOWN,
     DeliveryError,
@@ -32,7 +30,15 @@ from bot.logs import REDACTED, redactor
 from bot.models import Digest, DigestSection, Platform, Target
 from bot.scheduler import DigestScheduler, last_due
 from bot.store import Store
-from tests.factories import CLAIM_DAY, claimed, corpus, due_channel, paper, retried
+from tests.factories import (
+    CLAIM_DAY,
+    claimed,
+    corpus,
+    due_channel,
+    paper,
+    retried,
+    stored_plan,
+)
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_webhook import FakeSlackWebhook
 
@@ -285,9 +291,7 @@ async def test_a_takeover_shows_the_papers_as_the_first_attempt_did(
     done = await take_over_after_a_crash(discord_api, sleeps, store, fetched)
     assert discord_api.webhook_messages(done.url) == done.bodies  # each paper exactly once
     assert done.ledger.status(done.channel_id, done.day) == SENT
-    with store.session() as s:
-        plan = s.scalars(select(DeliveryRow.plan).where(DeliveryRow.channel_id == done.channel_id))
-        [kept] = plan.all()
+    kept = stored_plan(store, done.channel_id)
     assert kept is not None and SHOWN not in kept
     assert kept["sections"][0]["ids"] == [p.id for p in corpus()]
     assert kept["posted"] == {"0": ANY, "1": ANY}
