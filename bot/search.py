@@ -56,7 +56,7 @@ from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow, UTCDat
 from bot.migrations import pg_search
 from bot.models import ScoredPaper
 from bot.store import Store, row_to_paper
-from bot.words import MAX_WORD_LENGTH, WORD, fold, split_words, text_key
+from bot.words import MAX_WORD_LENGTH, fold, split_words, text_key
 
 if TYPE_CHECKING:
     from bot.semantic import Semantic
@@ -80,6 +80,9 @@ _MAX_CACHED_FORMS = 100_000
 MAX_QUERY_CHARS = 500
 MAX_CONCEPTS = 10
 MAX_ALTERNATIVES = 12
+# A word with "++" or "#" right after it ("C++", "C#", "F#"), which the indexes keep as the bare
+# word: such a word is asked for as written, and only a text holding it so counts as a match.
+_LITERAL_TOKEN = re.compile(r"[^\W_]+(?:(\+\+|#)(?![^\W_]|[+#]))?")
 
 # Shares of the normalised score (they sum to 1; see `Searcher.search`).
 _COVERAGE_SHARE = 0.6
@@ -244,8 +247,20 @@ def query_words(text: str) -> list[str]:
 
     Bounded (the first `MAX_QUERY_CHARS` characters; over-long "words" are noise and dropped),
     so any input is cheap to analyse."""
-    text = unicodedata.normalize("NFKC", text or "")[:MAX_QUERY_CHARS].lower()
-    return [w for w in WORD.findall(text) if len(w) <= MAX_WORD_LENGTH]
+    return [word for word, _ in query_tokens(text)]
+
+
+def query_tokens(text: str) -> list[tuple[str, str]]:
+    """`query_words`, each with how it was asked: the word itself, or the word with the "++"
+    or "#" written right after it ("c++", "c#")."""
+    tokens = []
+    for m in _LITERAL_TOKEN.finditer(
+        unicodedata.normalize("NFKC", text or "")[:MAX_QUERY_CHARS].lower()
+    ):
+        word = m[0][: len(m[0]) - len(m[1] or "")]
+        if len(word) <= MAX_WORD_LENGTH:
+            tokens.append((word, m[0]))
+    return tokens
 
 
 def normalize_query(text: str) -> str:
@@ -420,6 +435,7 @@ class Concept:
     weight: float
     own: int = 1
     topical: bool = False
+    literal: str = ""  # as asked ("c++"): then only a text holding it so matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,21 +452,32 @@ class Query:
 def analyze(text: str, vocabulary: Vocabulary) -> Query:
     """Turn user text into concepts: fix typos, drop filler, add acronyms, paraphrases and
     compound spellings. Empty when nothing searchable is left."""
-    words = query_words(text)
+    tokens = query_tokens(text)
+    # Words asked with "++" or "#" ("c++"), by position: taken as written, each a concept alone.
+    literals = {i: asked for i, (word, asked) in enumerate(tokens) if asked != word}
     fixed: list[tuple[str, str | None]] = []  # (word to use, the user's spelling if fixed)
-    for word in words:
-        if word in STOPWORDS or _singular(word) in _LEXICON_WORDS:
+    for i, (word, _) in enumerate(tokens):
+        if i in literals or word in STOPWORDS or _singular(word) in _LEXICON_WORDS:
             fixed.append((word, None))
             continue
         correction = vocabulary.correct(word) if len(vocabulary) else None
         fixed.append((correction, word) if correction else (word, None))
 
-    concepts: list[tuple[list[Phrase], int, bool]] = []  # (alternatives, own, from the lexicon)
+    # (alternatives, own, from the lexicon, literal)
+    concepts: list[tuple[list[Phrase], int, bool, str]] = []
     bonus: list[Phrase] = []
     previous: str | None = None  # the last content word, for phrase bonuses
     i = 0
     while i < len(fixed) and len(concepts) < MAX_CONCEPTS:
-        span = _lexicon_match([w for w, _ in fixed[i : i + _LONGEST_ENTRY]])
+        if literal := literals.get(i):
+            concepts.append(([(fixed[i][0],)], 1, False, literal))
+            previous = None
+            i += 1
+            continue
+        window = next(
+            (j for j in range(i, i + _LONGEST_ENTRY) if j in literals), i + _LONGEST_ENTRY
+        )
+        span = _lexicon_match([w for w, _ in fixed[i:window]])
         if span:
             length, group = span
             own = tuple(w for w, _ in fixed[i : i + length])
@@ -458,8 +485,8 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
             if len(content) > 1:
                 # Each word counts on its own (partial matches still rank), and is satisfied
                 # by the whole phrase or its acronym; the phrase itself is one more concept.
-                concepts += [([(w,), *_GROUPS[group]], 1, True) for w in content]
-            concepts.append(([own, *_GROUPS[group]], 1, True))
+                concepts += [([(w,), *_GROUPS[group]], 1, True, "") for w in content]
+            concepts.append(([own, *_GROUPS[group]], 1, True, ""))
             previous = None
             i += length
             continue
@@ -470,13 +497,13 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
                 # The previous word's concept: its first spelling and this word in a row first
                 # (in full), its own after.
                 spellings = concepts[-1][0]
-                concepts[-1] = ([(*spellings[0], word), *spellings], 1, False)
+                concepts[-1] = ([(*spellings[0], word), *spellings], 1, False, "")
             previous = None
             continue
         alternatives: list[Phrase] = [(word,)]
         if typed:
             alternatives.append((typed,))
-        following = fixed[i][0] if i < len(fixed) else None
+        following = fixed[i][0] if i < len(fixed) and i not in literals else None
         if following and following not in STOPWORDS and vocabulary.count(word + following):
             # Two words the papers also write as one: "fine tuning" / "finetuning".
             alternatives = [(word, following), (word + following,)]
@@ -487,13 +514,13 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         if previous:
             bonus.append((previous, word))
         previous = word
-        concepts.append((alternatives, len(alternatives), False))
+        concepts.append((alternatives, len(alternatives), False, ""))
 
     out = []
-    for alternatives, users, topical in concepts:
+    for alternatives, users, topical, literal in concepts:
         unique = tuple(dict.fromkeys(alternatives))[:MAX_ALTERNATIVES]
         mine = len(set(unique) & set(alternatives[:users]))
-        out.append(Concept(unique, _weight(unique, vocabulary), mine, topical))
+        out.append(Concept(unique, _weight(unique, vocabulary), mine, topical, literal))
     return Query(tuple(out), tuple(dict.fromkeys(bonus))[:4])
 
 
@@ -728,13 +755,21 @@ class _Forms:
 
 class _Matcher:
     """How well a paper's text holds a concept: 1 in the user's own words, `_RELATED_CREDIT`
-    through an acronym, expansion or paraphrase, else 0."""
+    through an acronym, expansion or paraphrase, else 0. A concept asked as written ("c++")
+    counts only where the text has it so, not where it has the bare word ("Appendix C")."""
 
     def __init__(self, concept: Concept, vocabulary: Vocabulary) -> None:
         self.own = _Forms.build(concept.alternatives[: concept.own], vocabulary)
         self.related = _Forms.build(concept.alternatives[concept.own :], vocabulary)
+        self.literal = (
+            re.compile(rf"(?<![^\W_]){re.escape(concept.literal)}(?![^\W_]|[+#])")
+            if concept.literal
+            else None
+        )
 
     def credit(self, text: _Text) -> float:
+        if self.literal is not None:
+            return 1.0 if self.own.found(text) and self.literal.search(text.lowered) else 0.0
         if self.own.found(text):
             return 1.0
         return _RELATED_CREDIT if self.related.found(text) else 0.0
@@ -744,18 +779,26 @@ class _Text:
     """A field's words, as a set and as one spaced string for phrase lookups; each made on
     first use (re-ranking may never read a text, and phrases seldom need the string)."""
 
-    __slots__ = ("_joined", "_parts", "_tokens", "_words")
+    __slots__ = ("_joined", "_lowered", "_parts", "_tokens", "_words")
 
     def __init__(self, *parts: str | None) -> None:
         self._parts = parts
+        self._lowered: str | None = None
         self._tokens: list[str] | None = None
         self._words: set[str] | None = None
         self._joined: str | None = None
 
     @property
+    def lowered(self) -> str:
+        """The text itself, lower-cased."""
+        if self._lowered is None:
+            self._lowered = " ".join(p for p in self._parts if p).lower()
+        return self._lowered
+
+    @property
     def tokens(self) -> list[str]:
         if self._tokens is None:
-            self._tokens = split_words(" ".join(p for p in self._parts if p).lower())
+            self._tokens = split_words(self.lowered)
         return self._tokens
 
     @property
@@ -924,7 +967,13 @@ class Searcher:
                     if c.pk in exact:
                         c.score = 1.0
                 ranked.sort(key=lambda c: (c.pk not in exact, _order(c)))
-            ranked = [c for c in ranked if c.score >= min_score][:limit]
+            # Without the vectors, a paper holding none of the query answers nothing asked (the
+            # engine's bare "c" for "C++").
+            ranked = [
+                c
+                for c in ranked
+                if c.score >= min_score and (c.coverage > 0 or similar is not None or c.pk in exact)
+            ][:limit]
             if not ranked:
                 return []
             rows = session.execute(_PAPERS_BY_PK, {"pks": [c.pk for c in ranked]})

@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import random
 import sqlite3
+import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -28,8 +31,11 @@ from bot.search import (
     _wanted_phrases,
     analyze,
     normalize_query,
+    query_tokens,
+    query_words,
 )
 from bot.store import Store
+from bot.words import WORD
 
 DAY = date(2024, 5, 6)
 
@@ -357,6 +363,59 @@ def test_accents_do_not_matter(store: Store) -> None:
         assert ids(searcher, query)[:1] == ["2"], query
     assert ids(searcher, "café bar") == ["3"]
     assert sorted(ids(searcher, "cafe")) == ["3"]
+
+
+def test_a_word_asked_with_plus_plus_or_sharp_matches_only_as_written(store: Store) -> None:
+    """ "C++" and "C#" are kept by both indexes as the bare word "c": every paper with an
+    "Appendix C", a "C#" or a list of languages came back for "C++", the wrong one first."""
+    store.upsert_papers(
+        [
+            paper("cpp", "Fast GPU kernels for sparse attention", "Written in C++ and CUDA."),
+            paper("cs", "A C# toolkit for agents in game engines", "A C# library for Unity."),
+            paper("app", "Vision transformers for medical scans", "Proofs are in Appendix C."),
+            paper("langs", "Code generation benchmarks", "Python, C, and Rust programs."),
+            paper("objc", "Porting Objective-C++ kernels", "Mixed Objective-C++ and Swift."),
+            paper("cppx", "C++x kernels", "Nothing here is written as the language."),
+            *(
+                paper(f"other{i}", f"Graph learning, part {i}", "Message passing.")
+                for i in range(6)
+            ),
+        ]
+    )
+    searcher = Searcher(store)
+    assert sorted(ids(searcher, "C++")) == ["cpp", "objc"]
+    assert ids(searcher, "c#") == ["cs"]
+    both = ids(searcher, "C++ kernels", limit=10)
+    assert sorted(both[:2]) == ["cpp", "objc"] and both[2:] == ["cppx"]
+    # The bare letter still means the bare word, wherever it is written.
+    assert {"cpp", "cs", "app", "langs"} <= set(ids(searcher, "C", limit=10))
+    assert ids(searcher, "F#") == []
+    # Papers holding part of the query still come; none holding only the bare letter.
+    assert sorted(ids(searcher, "C# kernels", limit=10)) == ["cpp", "cppx", "cs", "objc"]
+
+
+def test_query_words_and_how_each_was_asked() -> None:
+    assert query_tokens("C++ vs C# (and F#) for c#3, notepad++!") == [
+        ("c", "c++"),
+        ("vs", "vs"),
+        ("c", "c#"),
+        ("and", "and"),
+        ("f", "f#"),
+        ("for", "for"),
+        ("c", "c"),
+        ("3", "3"),
+        ("notepad", "notepad++"),
+    ]
+    assert query_tokens("c++x c##") == [("c", "c"), ("x", "x"), ("c", "c")]
+
+
+@given(st.text(alphabet=st.sampled_from("cC+#_- é1ＣＯ\n"), max_size=40))
+def test_query_words_are_the_words_whatever_follows_them(typed: str) -> None:
+    """Reading "++" and "#" after a word changes none of the words a query is cut into."""
+    words = WORD.findall(unicodedata.normalize("NFKC", typed).lower())
+    assert [w for w, _ in query_tokens(typed)] == words == query_words(typed)
+    for word, asked in query_tokens(typed):
+        assert asked in (word, word + "++", word + "#")
 
 
 # -- ranking ---------------------------------------------------------------------------------------
