@@ -95,6 +95,8 @@ _RELATED_CREDIT = 0.8
 _BM25_WEIGHTS = (10.0, 5.0, 3.0, 1.0, 1.0)
 # The query :q analysed as the search vectors are (accents removed, English stems).
 _PG_TSQUERY = f"to_tsquery('{pg_search.ENGLISH}', :q)"
+# The texts a word asked with "++" or "#" is looked for in, as written (re-ranking's texts).
+_WRITTEN_COLUMNS = ("title", "keywords_text", "ai_summary", "summary")
 # ts_rank_cd() weights for the tsvector labels {D, C, B, A}.
 _PG_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
 
@@ -934,11 +936,17 @@ class Searcher:
             keep = limit if similar is None else None
             ranked = _rank(candidates, parsed, vocabulary, keep)
             complete = sum(c.coverage > 1 - 1e-6 for c in ranked[:limit])
-            if complete < limit and (groups := _joint_groups(parsed, vocabulary)):
-                # The best answers miss part of the query: ask for papers holding all of it.
+            if complete < limit:
+                # The best answers miss part of the query: ask for papers holding all of it, and
+                # for those writing a word as it was asked ("c++"), which the engine cannot
+                # rank above the rest of the word's papers.
+                pks = []
+                if groups := _joint_groups(parsed, vocabulary):
+                    pks += self._holding_all(session, groups, since, until)
+                if any(c.literal for c in parsed.concepts):
+                    pks += self._written_as_asked(session, parsed, since, until)
                 seen = {c.pk for c in candidates}
-                pks = self._holding_all(session, groups, since, until)
-                if extra := [pk for pk in pks if pk not in seen]:
+                if extra := [pk for pk in dict.fromkeys(pks) if pk not in seen]:
                     whole = self._candidates(
                         session, (), False, since, until, exclude, depth, pks=extra
                     )
@@ -1136,6 +1144,48 @@ class Searcher:
                 "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
                 f"{_stored_between(dated)} ORDER BY rowid DESC LIMIT :n"
             )
+        with _planner_settings(session, planner):
+            return list(session.scalars(_statement(sql), params))
+
+    def _written_as_asked(
+        self, session: Session, query: Query, since: date | None, until: date | None
+    ) -> list[int]:
+        """The newest `JOINT_CANDIDATES` papers writing each word asked with "++" or "#" as
+        asked ("c++") in their title, keywords, AI summary or abstract, in or about the date
+        range. Only the newest `WINDOW` papers holding the bare words are read for it, so the
+        cost stays bounded however many papers write "(c)"."""
+        literals = {c.literal: c.alternatives[0] for c in query.concepts if c.literal}
+        params: dict[str, Any] = {
+            "n": JOINT_CANDIDATES,
+            "window": WINDOW,
+            "since": since,
+            "until": until,
+        }
+        like = "ILIKE" if self.store.dialect == "postgresql" else "LIKE"  # SQLite's: any case
+        written = []
+        for i, literal in enumerate(literals):
+            params[f"l{i}"] = f"%{literal}%"  # letters, digits, "+" and "#": nothing to escape
+            written.append(" OR ".join(f"p.{c} {like} :l{i}" for c in _WRITTEN_COLUMNS))
+        dated = _dated(since, until)
+        planner: dict[str, str] = {}
+        if self.store.dialect == "postgresql":
+            params["q"] = " & ".join(_ts_phrase(p) for p in literals.values())
+            newest = (
+                f"SELECT p.pk FROM papers p WHERE p.search_vector @@ {_PG_TSQUERY}"
+                f"{''.join(f' AND {f}' for f in dated)} ORDER BY p.pk + 0 DESC LIMIT :window"
+            )
+            planner["enable_seqscan"] = "off"  # through the GIN index, as in `_holding_all`
+        else:
+            params["q"] = " AND ".join(_fts_phrase(p) for p in literals.values())
+            newest = (
+                "SELECT rowid AS pk FROM papers_fts WHERE papers_fts MATCH :q"
+                f"{_stored_between(dated)} ORDER BY rowid DESC LIMIT :window"
+            )
+        sql = (
+            f"SELECT p.pk FROM ({newest}) AS w JOIN papers p ON p.pk = w.pk"
+            f" WHERE {' AND '.join(f'({w})' for w in [*written, *dated])}"
+            " ORDER BY p.pk DESC LIMIT :n"
+        )
         with _planner_settings(session, planner):
             return list(session.scalars(_statement(sql), params))
 

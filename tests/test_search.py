@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, PaperRow, SearchVocabularyRow
 from bot.models import Paper
 from bot.search import (
+    CANDIDATES,
     Searcher,
     Vocabulary,
     _fts_phrases,
@@ -392,6 +393,32 @@ def test_a_word_asked_with_plus_plus_or_sharp_matches_only_as_written(store: Sto
     assert ids(searcher, "F#") == []
     # Papers holding part of the query still come; none holding only the bare letter.
     assert sorted(ids(searcher, "C# kernels", limit=10)) == ["cpp", "cppx", "cs", "objc"]
+
+
+def test_papers_writing_c_plus_plus_are_found_among_many_with_the_letter(store: Store) -> None:
+    """The engine ranks by the bare "c", so papers that merely enumerate "(a), (b), (c)" filled
+    its candidates; the papers writing "C++" are asked for too."""
+    newer = date(2024, 5, 9)
+    store.upsert_papers(
+        [
+            paper(f"cpp{i}", f"Compiler passes for tensor programs {i}", "A C++ runtime.")
+            for i in range(3)
+        ]
+        + [
+            paper(
+                f"enum{i:03d}",
+                f"Benchmark suite {i}",
+                "Tasks (a), (b), (c): c c c.",
+                featured_date=newer,
+            )
+            for i in range(CANDIDATES + 30)
+        ]
+    )
+    searcher = Searcher(store)
+    assert sorted(ids(searcher, "C++", limit=10)) == ["cpp0", "cpp1", "cpp2"]
+    assert sorted(ids(searcher, "C++ runtime", limit=10))[:3] == ["cpp0", "cpp1", "cpp2"]
+    assert ids(searcher, "C++", since=newer) == []
+    assert sorted(ids(searcher, "C++", until=DAY)) == ["cpp0", "cpp1", "cpp2"]
 
 
 def test_query_words_and_how_each_was_asked() -> None:
