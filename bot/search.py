@@ -1151,9 +1151,9 @@ class Searcher:
         self, session: Session, query: Query, since: date | None, until: date | None
     ) -> list[int]:
         """The newest `JOINT_CANDIDATES` papers writing each word asked with "++" or "#" as
-        asked ("c++") in their title, keywords, AI summary or abstract, in or about the date
-        range. Only the newest `WINDOW` papers holding the bare words are read for it, so the
-        cost stays bounded however many papers write "(c)"."""
+        asked ("c++") in their title, keywords, AI summary or abstract, in the date range.
+        Only the newest `WINDOW` papers holding the bare words are read for it, so the cost
+        stays bounded however many papers write "(c)"."""
         literals = {c.literal: c.alternatives[0] for c in query.concepts if c.literal}
         params: dict[str, Any] = {
             "n": JOINT_CANDIDATES,
