@@ -82,7 +82,11 @@ MAX_CONCEPTS = 10
 MAX_ALTERNATIVES = 12
 # A word with "++" or "#" right after it ("C++", "C#", "F#"), which the indexes keep as the bare
 # word: such a word is asked for as written, and only a text holding it so counts as a match.
-_LITERAL_TOKEN = re.compile(r"[^\W_]+(?:(\+\+|#)(?![^\W_]|[+#]))?")
+# Neither a letter ("C++x") nor more "+" or "#" may follow; a version may follow "++" ("C++17"),
+# while "#" then numbers something ("item #3").
+_AFTER_PLUS_PLUS = r"(?![^\W\d_]|[+#])"
+_AFTER_SHARP = r"(?![^\W_]|[+#])"
+_LITERAL_TOKEN = re.compile(rf"[^\W_]+(\+\+{_AFTER_PLUS_PLUS}|#{_AFTER_SHARP})?")
 
 # Shares of the normalised score (they sum to 1; see `Searcher.search`).
 _COVERAGE_SHARE = 0.6
@@ -763,8 +767,9 @@ class _Matcher:
     def __init__(self, concept: Concept, vocabulary: Vocabulary) -> None:
         self.own = _Forms.build(concept.alternatives[: concept.own], vocabulary)
         self.related = _Forms.build(concept.alternatives[concept.own :], vocabulary)
+        after = _AFTER_PLUS_PLUS if concept.literal.endswith("++") else _AFTER_SHARP
         self.literal = (
-            re.compile(rf"(?<![^\W_]){re.escape(concept.literal)}(?![^\W_]|[+#])")
+            re.compile(rf"(?<![^\W_]){re.escape(concept.literal)}{after}")
             if concept.literal
             else None
         )

@@ -395,6 +395,29 @@ def test_a_word_asked_with_plus_plus_or_sharp_matches_only_as_written(store: Sto
     assert sorted(ids(searcher, "C# kernels", limit=10)) == ["cpp", "cppx", "cs", "objc"]
 
 
+def test_c_plus_plus_with_a_version_is_c_plus_plus(store: Store) -> None:
+    """ "C++17" in a paper is C++, and "/papers C++17" asks for C++ and the version; "C++x" is
+    still not C++."""
+    store.upsert_papers(
+        [
+            paper("v17", "Tensor compilers with modules", "The runtime is ported to C++17."),
+            paper("v20", "Coroutines for data loaders", "Loaders written with C++20 coroutines."),
+            paper("x", "C++x sketches", "A notation, not the language."),
+            paper("bare", "Appendix notes", "See Appendix C and Table 17."),
+            *(
+                paper(f"other{i}", f"Graph learning, part {i}", "Message passing.")
+                for i in range(6)
+            ),
+        ]
+    )
+    searcher = Searcher(store)
+    assert sorted(ids(searcher, "C++")) == ["v17", "v20"]
+    # The version and C++ first; then papers holding one of them, none holding only the letter.
+    found = ids(searcher, "C++17")
+    assert found[0] == "v17" and sorted(found[1:]) == ["bare", "v20"]
+    assert ids(searcher, "C++20 coroutines") == ["v20", "v17"]
+
+
 def test_papers_writing_c_plus_plus_are_found_among_many_with_the_letter(store: Store) -> None:
     """The engine ranks by the bare "c", so papers that merely enumerate "(a), (b), (c)" filled
     its candidates; the papers writing "C++" are asked for too."""
@@ -434,6 +457,15 @@ def test_query_words_and_how_each_was_asked() -> None:
         ("notepad", "notepad++"),
     ]
     assert query_tokens("c++x c##") == [("c", "c"), ("x", "x"), ("c", "c")]
+    # A version may follow "++"; after "#" a number is a number sign's.
+    assert query_tokens("C++17 c++20x C#10") == [
+        ("c", "c++"),
+        ("17", "17"),
+        ("c", "c++"),
+        ("20x", "20x"),
+        ("c", "c"),
+        ("10", "10"),
+    ]
 
 
 @given(st.text(alphabet=st.sampled_from("cC+#_- é1ＣＯ\n"), max_size=40))
