@@ -46,6 +46,11 @@ def paper(pid: str, title: str, summary: str = "", **kw: object) -> Paper:
     return Paper(id=pid, title=title, summary=summary, **kw)  # type: ignore[arg-type]
 
 
+def unrelated(n: int) -> list[Paper]:
+    """``n`` papers about graph learning: the rest of a collection, none of it a test's topic."""
+    return [paper(f"other{i}", f"Graph learning, part {i}", "Message passing.") for i in range(n)]
+
+
 def ids(searcher: Searcher, query: str, **kw: object) -> list[str]:
     return [hit.paper.id for hit in searcher.search(query, **kw)]  # type: ignore[arg-type]
 
@@ -377,10 +382,7 @@ def test_a_word_asked_with_plus_plus_or_sharp_matches_only_as_written(store: Sto
             paper("langs", "Code generation benchmarks", "Python, C, and Rust programs."),
             paper("objc", "Porting Objective-C++ kernels", "Mixed Objective-C++ and Swift."),
             paper("cppx", "C++x kernels", "Nothing here is written as the language."),
-            *(
-                paper(f"other{i}", f"Graph learning, part {i}", "Message passing.")
-                for i in range(6)
-            ),
+            *unrelated(6),
         ]
     )
     searcher = Searcher(store)
@@ -404,10 +406,7 @@ def test_c_plus_plus_with_a_version_is_c_plus_plus(store: Store) -> None:
             paper("v20", "Coroutines for data loaders", "Loaders written with C++20 coroutines."),
             paper("x", "C++x sketches", "A notation, not the language."),
             paper("bare", "Appendix notes", "See Appendix C and Table 17."),
-            *(
-                paper(f"other{i}", f"Graph learning, part {i}", "Message passing.")
-                for i in range(6)
-            ),
+            *unrelated(6),
         ]
     )
     searcher = Searcher(store)
