@@ -759,6 +759,12 @@ class _Forms:
         return False
 
 
+def _written(literal: str) -> re.Pattern[str]:
+    """Where a lower-cased text writes ``literal`` ("c++", "c#") as a word of its own."""
+    after = _AFTER_PLUS_PLUS if literal.endswith("++") else _AFTER_SHARP
+    return re.compile(rf"(?<![^\W_]){re.escape(literal)}{after}")
+
+
 class _Matcher:
     """How well a paper's text holds a concept: 1 in the user's own words, `_RELATED_CREDIT`
     through an acronym, expansion or paraphrase, else 0. A concept asked as written ("c++")
@@ -767,12 +773,7 @@ class _Matcher:
     def __init__(self, concept: Concept, vocabulary: Vocabulary) -> None:
         self.own = _Forms.build(concept.alternatives[: concept.own], vocabulary)
         self.related = _Forms.build(concept.alternatives[concept.own :], vocabulary)
-        after = _AFTER_PLUS_PLUS if concept.literal.endswith("++") else _AFTER_SHARP
-        self.literal = (
-            re.compile(rf"(?<![^\W_]){re.escape(concept.literal)}{after}")
-            if concept.literal
-            else None
-        )
+        self.literal = _written(concept.literal) if concept.literal else None
 
     def credit(self, text: _Text) -> float:
         if self.literal is not None:
