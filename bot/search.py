@@ -522,11 +522,19 @@ def analyze(text: str, vocabulary: Vocabulary) -> Query:
         previous = word
         concepts.append((alternatives, len(alternatives), False, ""))
 
-    out = []
+    weighed = []
     for alternatives, users, topical, literal in concepts:
         unique = tuple(dict.fromkeys(alternatives))[:MAX_ALTERNATIVES]
         mine = len(set(unique) & set(alternatives[:users]))
-        out.append(Concept(unique, _weight(unique, vocabulary), mine, topical, literal))
+        weighed.append((unique, _weight(unique, vocabulary), mine, topical, literal))
+    # The vocabulary knows how rare the bare word is ("c", in many papers), not how rare it is
+    # written as asked ("c++"): such a word weighs at least as much as the rarest word asked, so
+    # that a paper holding only the rest of "C++17" covers at most half of it.
+    rarest = max((weight for _, weight, *_ in weighed), default=0.0)
+    out = [
+        Concept(unique, max(weight, rarest) if literal else weight, mine, topical, literal)
+        for unique, weight, mine, topical, literal in weighed
+    ]
     return Query(tuple(out), tuple(dict.fromkeys(bonus))[:4])
 
 

@@ -414,6 +414,10 @@ def test_c_plus_plus_with_a_version_is_c_plus_plus(store: Store) -> None:
     # The version and C++ first; then papers holding one of them, none holding only the letter.
     found = ids(searcher, "C++17")
     assert found[0] == "v17" and sorted(found[1:]) == ["bare", "v20"]
+    # "c" is in more papers than "17", "c++" in fewer: holding "17" alone is half the query at
+    # most (coverage share 0.6 × 1/2, no title match, engine share 0.15 at most).
+    scores = {hit.paper.id: hit.score for hit in searcher.search("C++17")}
+    assert scores["bare"] <= 0.6 / 2 + 0.15 + 1e-6 < scores["v17"]
     assert ids(searcher, "C++20 coroutines") == ["v20", "v17"]
 
 
