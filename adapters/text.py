@@ -9,7 +9,8 @@ def render_paper(paper: Paper, index: int | None = None) -> str:
     """A paper as a few lines: title and link, authors and upvotes, TL;DR, outside links."""
     number = f"{index}. " if index is not None else ""
     lines = [f"{number}{paper.title}", f"   {paper.url}"]
-    meta = [m for m in (paper.author_line(), f"▲ {paper.upvotes}") if m]
+    votes = "" if paper.upvotes is None else f"▲ {paper.upvotes}"
+    meta = [m for m in (paper.author_line(), votes) if m]
     lines.append("   " + " · ".join(meta))
     if paper.tldr:
         lines.append(f"   TL;DR: {paper.tldr}")

@@ -46,7 +46,7 @@ def digests(channels: int, seed: int = 11) -> list[Digest]:
     out = []
     for i in range(channels):
         papers = days[i % len(days)]
-        trending = sorted(papers, key=lambda p: -p.upvotes)[:5]
+        trending = sorted(papers, key=lambda p: -(p.upvotes or 0))[:5]
         sections = [DigestSection("Trending", trending)]
         for k in (1, 2):
             topic = TOPICS[(i * 7 + k) % len(TOPICS)].name

@@ -272,7 +272,7 @@ def search(
     for col in ("score", "▲", "id", "title"):
         table.add_column(col, overflow="fold")
     for h in hits:
-        table.add_row(f"{h.score:.3f}", str(h.paper.upvotes), h.paper.id, h.paper.title)
+        table.add_row(f"{h.score:.3f}", str(h.paper.upvotes or 0), h.paper.id, h.paper.title)
     Console(highlight=False).print(table)
 
 

@@ -111,8 +111,9 @@ class Paper:
     authors: list[str] = field(default_factory=list)
     published_at: datetime | None = None
     featured_date: date | None = None
-    upvotes: int = 0
-    num_comments: int = 0
+    # None: the item did not say (a known paper keeps the count it had; a new one stores 0).
+    upvotes: int | None = 0
+    num_comments: int | None = 0
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
     github_repo: str | None = None

@@ -57,6 +57,8 @@ _UPSERT_BATCH = 500
 _UNIQUE_VIOLATION = "23505"
 # Counts that change from one fetch to the next; everything else is first-seen wins unless missing.
 _COUNTS = ("upvotes", "num_comments", "github_stars")
+# Counts a new paper stores as 0 when its item does not give them (the stars stay unknown).
+_COUNTS_OF_NEW = ("upvotes", "num_comments")
 _FILL_IF_MISSING = (
     "ai_summary",
     "github_repo",
@@ -444,6 +446,10 @@ class Store:
                 known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
                 fresh = [r for r in batch if r["arxiv_id"] not in known]
                 merged = [r for r in batch if r["arxiv_id"] in known]
+                for r in fresh:
+                    for c in _COUNTS_OF_NEW:
+                        if r[c] is None:  # the item did not say: a new paper starts at 0
+                            r[c] = 0
                 if sqlite:
                     upsert = self._sqlite_upsert
                     for statement, chosen in ((upsert.insert, fresh), (upsert.merge, merged)):
@@ -506,9 +512,8 @@ class Store:
         """What a known paper's row of ``table`` becomes given its new values
         (``new(column)``), and the condition that this changes anything."""
         col = table.c
-        changes: dict[str, Any] = {c: new(c) for c in _COUNTS}
-        # A payload without the field says nothing about the stars (None), unlike a 0.
-        changes["github_stars"] = func.coalesce(new("github_stars"), col["github_stars"])
+        # A payload without a count (None) says nothing about it, unlike a 0.
+        changes: dict[str, Any] = {c: func.coalesce(new(c), col[c]) for c in _COUNTS}
         for c in _FILL_IF_MISSING:
             changes[c] = func.coalesce(col[c], new(c))
         # Keywords and the texts that feed search come with the newest payload when it has them

@@ -20,7 +20,7 @@ def paper(
     *,
     summary: str = "",
     day: date = date(2026, 11, 20),
-    upvotes: int = 0,
+    upvotes: int | None = 0,
     **fields: Any,
 ) -> Paper:
     return Paper(

@@ -221,6 +221,17 @@ def test_paper_embed_links_only_known_and_honest() -> None:
     assert e["footer"] == {"text": "▲ 0 upvotes"}
 
 
+def test_paper_embed_footer_says_only_known_counts() -> None:
+    """Counts the item did not give (None) are not shown as 0; with none known, no footer
+    (Discord refuses one without text)."""
+    unknown = paper("2611.10002", "Uncounted", upvotes=None, num_comments=None)
+    assert "footer" not in render.paper_embed(unknown)
+    commented = paper("2611.10003", "Discussed", upvotes=None, num_comments=1)
+    assert render.paper_embed(commented)["footer"] == {"text": "1 comment"}
+    voted = paper("2611.10004", "Voted", upvotes=1, num_comments=None)
+    assert render.paper_embed(voted)["footer"] == {"text": "▲ 1 upvote"}
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_paper_fields_stay_inert(text: str) -> None:
     p = paper("2611.20001", f"A {text} title", authors=[text, "Bo"], ai_summary=f"Sum {text} mary.")

@@ -202,7 +202,14 @@ async def test_nulls_everywhere_keep_only_id_and_title(
     }
     hf.add_day(DAY, [item])
     assert (await client.daily_papers(DAY)).papers == [
-        Paper(id="2611.00003", title="Only a title", featured_date=DAY)
+        # Counts sent as null are unknown, not 0: a known paper keeps its own (test_store).
+        Paper(
+            id="2611.00003",
+            title="Only a title",
+            featured_date=DAY,
+            upvotes=None,
+            num_comments=None,
+        )
     ]
 
 
@@ -239,6 +246,7 @@ def test_wrong_types_are_coerced_or_dropped() -> None:
         # no submittedOnDailyAt that parses: the item's own publishedAt, in UTC
         featured_date=date(2026, 11, 20),
         upvotes=12,
+        num_comments=None,  # "many" is not a count
         ai_keywords=["diffusion", "video"],
         github_stars=7,
         organization="Meta AI",
@@ -275,22 +283,23 @@ def test_only_web_links_are_kept(url: str, kept: bool) -> None:
 @pytest.mark.parametrize(
     ("upvotes", "expected"),
     [
-        (None, 0),
+        (None, None),
         ("12", 12),
         (12.0, 12),
-        (-3, 0),
-        (True, 0),
-        ("1e3", 0),
-        ("", 0),
-        ([], 0),
+        (-3, None),
+        (True, None),
+        ("1e3", None),
+        ("", None),
+        ([], None),
         (2**31 - 1, 2**31 - 1),
         # Past what the database's integer columns hold: dropped, not a failed load.
-        (2**31, 0),
-        (1e20, 0),
-        ("99999999999999999999", 0),
+        (2**31, None),
+        (1e20, None),
+        ("99999999999999999999", None),
     ],
 )
-def test_upvotes_coercion(upvotes: object, expected: int) -> None:
+def test_upvotes_coercion(upvotes: object, expected: int | None) -> None:
+    """A count that is not one is unknown (None): a known paper keeps its own."""
     item = {"paper": {"id": "2611.00005", "title": "t", "upvotes": upvotes}}
     assert parse_item(item).upvotes == expected
 

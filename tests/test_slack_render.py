@@ -21,10 +21,12 @@ from adapters.slack.render import (
     escape,
     fit,
     link_url,
+    paper_context,
     reply_message,
     reply_messages,
     shared_paper_message,
 )
+from adapters.text import render_paper
 from bot.commands import HELP_TEXT
 from bot.models import Digest, DigestSection, Paper, Reply, ReplyKind, Target
 from tests.factories import corpus, paper
@@ -440,3 +442,11 @@ def test_a_long_preview_is_cut_to_five_responses_with_a_note() -> None:
     single = reply_message(Reply("Preview", ReplyKind.DIGEST, digest=d))
     assert "Shortened" in json.dumps(single)
     assert_valid([single])
+
+
+def test_unknown_upvotes_are_left_out_not_shown_as_zero() -> None:
+    p = paper("2611.10002", "Uncounted", upvotes=None)
+    assert paper_context(p).startswith(f"<{p.arxiv_url}|arXiv>")
+    assert paper_context(paper("2611.10003", "Counted", upvotes=0)).startswith("▲ 0 · ")
+    assert "▲" not in render_paper(p)
+    assert "▲ 0" in render_paper(paper("2611.10003", "Counted", upvotes=0))

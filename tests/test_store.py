@@ -173,6 +173,32 @@ def test_an_older_payload_does_not_erase_newer_fields(store: Store) -> None:
     assert got is not None and (got.authors, got.github_stars) == (["Di Dummy"], 12)
 
 
+def test_counts_an_item_does_not_give_are_kept(store: Store) -> None:
+    """An item whose upvotes or comments are null (or no count) keeps a known paper's counts,
+    loaded as its own batch and beside new papers; a new paper without them stores 0."""
+    known = paper("2611.21001", "Counted", upvotes=9, num_comments=4, github_stars=3)
+    store.upsert_papers([known])
+    again = api_item(replace(known, upvotes=0, num_comments=0))
+    again["paper"]["upvotes"] = None
+    again["numComments"] = "many"
+    fresh = api_item(paper("2611.21002", "Uncounted"))
+    fresh["paper"]["upvotes"] = None
+    fresh["numComments"] = None
+    papers, skipped = parse_items([again, fresh])
+    assert skipped == 0
+    assert [(p.upvotes, p.num_comments) for p in papers] == [(None, None), (None, None)]
+    stats = store.upsert_papers(papers)
+    assert (stats.inserted, stats.updated) == (1, 1)
+    got = store.get_paper("2611.21001")
+    assert got is not None and (got.upvotes, got.num_comments, got.github_stars) == (9, 4, 3)
+    new = store.get_paper("2611.21002")
+    assert new is not None and (new.upvotes, new.num_comments, new.github_stars) == (0, 0, None)
+    # A count that is given still replaces the known one, a 0 included.
+    store.upsert_papers([replace(known, upvotes=0, num_comments=1)])
+    got = store.get_paper("2611.21001")
+    assert got is not None and (got.upvotes, got.num_comments) == (0, 1)
+
+
 def test_a_batch_larger_than_one_statement(store: Store) -> None:
     many = [paper(f"2611.{i:05d}", f"Paper {i}") for i in range(1200)]
     assert store.upsert_papers(many).inserted == 1200

@@ -147,12 +147,15 @@ def _links(paper: Paper) -> str:
 
 
 def _upvotes(paper: Paper) -> str:
+    """The footer: upvotes and comments, those known (an empty string if neither is)."""
+    parts = []
     n = paper.upvotes
-    text = f"▲ {n} upvote{'' if n == 1 else 's'}"
-    if paper.num_comments:
-        c = paper.num_comments
-        text += f" · {c} comment{'' if c == 1 else 's'}"
-    return text
+    if n is not None:
+        parts.append(f"▲ {n} upvote{'' if n == 1 else 's'}")
+    c = paper.num_comments
+    if c:
+        parts.append(f"{c} comment{'' if c == 1 else 's'}")
+    return " · ".join(parts)
 
 
 def paper_embed(
@@ -175,8 +178,10 @@ def paper_embed(
         "url": paper.url,
         "description": "\n".join(lines)[:DESCRIPTION_MAX],
         "color": COLOR,
-        "footer": {"text": _upvotes(paper)[:FOOTER_MAX]},
     }
+    footer = _upvotes(paper)
+    if footer:  # Discord refuses a footer without text
+        embed["footer"] = {"text": footer[:FOOTER_MAX]}
     if section:
         embed["author"] = {"name": fit(clean_text(section), AUTHOR_MAX, plain)}
     return embed

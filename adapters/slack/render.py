@@ -159,8 +159,8 @@ def paper_text(paper: Paper) -> str:
 
 
 def paper_context(paper: Paper) -> str:
-    """A paper's context line: upvotes and its outside links."""
-    items = [f"▲ {paper.upvotes}"]
+    """A paper's context line: upvotes (when known) and its outside links."""
+    items = [] if paper.upvotes is None else [f"▲ {paper.upvotes}"]
     for label, url in paper.links():
         safe = link_url(url)
         if safe:

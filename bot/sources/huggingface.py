@@ -202,8 +202,8 @@ def parse_item(item: object, featured: date | None = None) -> Paper:
         featured_date=featured
         or _date(paper.get("submittedOnDailyAt"))
         or _date(top.get("publishedAt")),
-        upvotes=_count(paper.get("upvotes")) or 0,
-        num_comments=_first(_count(top.get("numComments")), _count(paper.get("numComments"))) or 0,
+        upvotes=_count(paper.get("upvotes")),
+        num_comments=_first(_count(top.get("numComments")), _count(paper.get("numComments"))),
         ai_summary=_text(paper.get("ai_summary")) or _text(top.get("ai_summary")),
         ai_keywords=_keywords(paper.get("ai_keywords")) or _keywords(top.get("ai_keywords")),
         github_repo=_url(paper.get("githubRepo")) or _url(top.get("githubRepo")),
