@@ -254,6 +254,13 @@ def paper_to_row(paper: Paper) -> dict[str, Any]:
     }
 
 
+def _counted(row: dict[str, Any]) -> dict[str, Any]:
+    """A new paper's row: the counts its item did not give (None) as 0."""
+    if all(row[c] is not None for c in _COUNTS_OF_NEW):
+        return row
+    return row | {c: 0 for c in _COUNTS_OF_NEW if row[c] is None}
+
+
 def _tsvector_words(row: dict[str, Any]) -> str:
     """The distinct words of a paper row's searchable texts as a PostgreSQL tsvector literal
     (words are letters and digits only, so quoting each needs no escapes)."""
@@ -446,12 +453,9 @@ class Store:
                 known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
                 fresh = [r for r in batch if r["arxiv_id"] not in known]
                 merged = [r for r in batch if r["arxiv_id"] in known]
-                for r in fresh:
-                    for c in _COUNTS_OF_NEW:
-                        if r[c] is None:  # the item did not say: a new paper starts at 0
-                            r[c] = 0
                 if sqlite:
                     upsert = self._sqlite_upsert
+                    fresh = [_counted(r) for r in fresh]
                     for statement, chosen in ((upsert.insert, fresh), (upsert.merge, merged)):
                         if chosen:
                             conn.exec_driver_sql(
@@ -463,10 +467,7 @@ class Store:
                     if fresh:
                         self._insert_new(s, fresh)
                     if merged:
-                        names = _MERGED_COLUMNS
-                        s.execute(
-                            self._paper_update, [{f"new_{k}": r[k] for k in names} for r in merged]
-                        )
+                        self._merge_known(s, merged)
                 stats.updated += len(known)
                 stats.inserted += len(batch) - len(known)
             if sqlite:
@@ -493,15 +494,28 @@ class Store:
     def _insert_new(self, s: Session, rows: list[dict[str, Any]]) -> None:
         """PostgreSQL: insert papers that were not in the table when looked up in this
         transaction. Copied in, unless another writer has inserted one of them since: then
-        the copy is undone and they go in with the INSERT that merges such a paper as known."""
+        the copy is undone, those papers are merged as known ones and the rest go in with the
+        INSERT that merges such a paper as known."""
         try:
             with s.begin_nested():
-                self._postgres_copy.write(s.connection(), rows)
+                self._postgres_copy.write(s.connection(), [_counted(r) for r in rows])
         except Exception as e:
             if getattr(e, "sqlstate", None) != _UNIQUE_VIOLATION:
                 raise
             log.debug("a paper being loaded was inserted meanwhile by another writer")
-            s.execute(self._paper_insert, rows)
+            ids = [r["arxiv_id"] for r in rows]
+            known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
+            # Merged as known, a count the item did not give keeps the other writer's.
+            self._merge_known(s, [r for r in rows if r["arxiv_id"] in known])
+            rest = [_counted(r) for r in rows if r["arxiv_id"] not in known]
+            if rest:
+                s.execute(self._paper_insert, rest)
+
+    def _merge_known(self, s: Session, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: merge ``rows`` into the stored papers of their ids."""
+        if rows:
+            names = _MERGED_COLUMNS
+            s.execute(self._paper_update, [{f"new_{k}": r[k] for k in names} for r in rows])
 
     @cached_property
     def _postgres_copy(self) -> _PostgresCopy:

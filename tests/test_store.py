@@ -622,7 +622,8 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
     db_url: str,
 ) -> None:
     # New papers are copied in; a paper another process inserts after the store looked it up
-    # makes the copy fail, and the store merges the batch as an INSERT would.
+    # makes the copy fail, and the store merges that paper as a known one (a count its item
+    # did not give keeps the other writer's) and inserts the rest.
     url, name = _named(db_url)
     store, another = Store(url), Store(db_url, migrate=False)
     try:
@@ -632,8 +633,8 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
             loading = pool.submit(
                 store.upsert_papers,
                 [
-                    paper("2611.70001", "Axolotl optics", upvotes=7),
-                    paper("2611.70002", "Zebrafish tracking"),
+                    paper("2611.70001", "Axolotl optics", upvotes=None, num_comments=5),
+                    paper("2611.70002", "Zebrafish tracking", upvotes=None),
                 ],
             )
             # The copy waits for the other transaction on the paper's key; then it commits.
@@ -642,7 +643,10 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
             loading.result(timeout=20)
         assert store.count_papers() == 2
         merged = store.get_paper("2611.70001")
-        assert merged is not None and (merged.title, merged.upvotes) == ("Axolotl optics", 7)
+        assert merged is not None
+        assert (merged.title, merged.upvotes, merged.num_comments) == ("Axolotl optics", 1, 5)
+        inserted = store.get_paper("2611.70002")
+        assert inserted is not None and inserted.upvotes == 0
         assert [h.paper.id for h in Searcher(store).search("zebrafish")] == ["2611.70002"]
         assert [h.paper.id for h in Searcher(store).search("axolotl")] == ["2611.70001"]
     finally:
