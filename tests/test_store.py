@@ -20,7 +20,14 @@ from sqlalchemy import Connection, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bot import jsonio
-from bot.app import App, IngestError, IngestReport
+from bot.app import (
+    INGEST_GC_THRESHOLD,
+    App,
+    IngestError,
+    IngestReport,
+    _load_gc,
+    read_daily_papers_file,
+)
 from bot.config import Settings
 from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact_url
 from bot.models import Paper, Target
@@ -484,6 +491,70 @@ def test_files_loaded_together_merge_as_if_loaded_one_by_one(
                     conn.exec_driver_sql(f"INSERT INTO {index}({index}) VALUES ('integrity-check')")
     finally:
         app.close()
+
+
+def test_a_load_lets_the_collector_look_seldom_and_then_as_before(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1,500 papers in 30 files, three batches; then a load stopped by a bad file.
+    files = [
+        _save(
+            tmp_path / f"{f}.json",
+            [
+                paper(f"2612.{f:02d}{i:03d}", f"Sparse routing {f} {i}", summary="Experts. " * 20)
+                for i in range(50)
+            ],
+        )
+        for f in range(30)
+    ]
+    monkeypatch.setattr("bot.app.INGEST_FILES_BATCH", 500)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{", encoding="utf-8")
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    def read(path: Path) -> tuple[list[Paper], int]:
+        seen.append(gc.get_threshold()[0])
+        return read_daily_papers_file(path)
+
+    monkeypatch.setattr("bot.app.read_daily_papers_file", read)
+    looks: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            looks.append(info["generation"])
+
+    app = App(Settings(database_url=db_url))
+    try:
+        gc.collect()
+        gc.callbacks.append(count)
+        try:
+            assert app.ingest_files(files).inserted == 1500
+        finally:
+            gc.callbacks.remove(count)
+        assert set(seen) == {max(before[0], INGEST_GC_THRESHOLD)}
+        # At Python's default the collector looked 36 times here, every forty-odd papers; a
+        # load that frees each batch once written hardly ever gives it cause.
+        assert len(looks) <= 3, looks
+        assert gc.get_threshold() == before
+        with pytest.raises(IngestError, match="not valid JSON"):
+            app.ingest_files([files[0], bad])
+        assert gc.get_threshold() == before
+        assert [h.paper.id for h in app.searcher.search("sparse routing 29 49")][:1] == [
+            "2612.29049"
+        ]
+    finally:
+        app.close()
+
+
+def test_loads_at_once_put_the_collector_back_when_the_last_ends() -> None:
+    before = gc.get_threshold()
+    with _load_gc():
+        with _load_gc():
+            assert gc.get_threshold()[0] == max(before[0], INGEST_GC_THRESHOLD)
+        assert gc.get_threshold()[0] == max(before[0], INGEST_GC_THRESHOLD)
+        assert gc.get_threshold()[1:] == before[1:]
+    assert gc.get_threshold() == before
 
 
 def test_a_payload_with_nul_characters_loads_on_every_backend(db_url: str, tmp_path: Path) -> None:
