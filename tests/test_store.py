@@ -33,7 +33,15 @@ from bot.db import MIGRATIONS, DatabaseURLError, PaperRow, normalize_url, redact
 from bot.models import Paper, Target
 from bot.search import Searcher
 from bot.sources.huggingface import parse_items
-from bot.store import _MERGED_COLUMNS, Store, UpsertStats, paper_to_row
+from bot.store import (
+    _MERGED_COLUMNS,
+    _SEARCH_COLUMN_NAMES,
+    Store,
+    UpsertStats,
+    _tsvector_literal,
+    _vocabulary_words,
+    paper_to_row,
+)
 from bot.words import distinct_words, text_key
 from tests.conftest import POSTGRES_URL
 from tests.factories import api_item, corpus, paper
@@ -648,6 +656,38 @@ def test_postgres_vocabulary_words_come_with_papers_and_follow_changes(store: St
     assert "origami" in _search_words(store, "2401.00003")
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_copies_vocabulary_words_in_binary_as_a_statement_writes_them(
+    store: Store,
+) -> None:
+    # The copy sends each paper's words in the tsvector's binary form, in no order: the stored
+    # value must be the one the same words give as a literal, as a statement sends them, its
+    # lexemes in the server's order (bytes, as Python orders strings) for searches to find.
+    texts = {
+        "2611.80001": "Zebra ab a abc b Über ßeta éclair Λόγος λόγος 42 4 x86 日本語 ﬁne émigré",
+        "2611.80002": "???",  # no words at all
+    }
+    store.upsert_papers(
+        [paper(i, t, summary=t, authors=[]) for i, t in texts.items()]
+        + [paper("2611.80003", "Plain loaders", summary="Short.", authors=["Ada Example"])]
+    )
+    with store.engine.connect() as conn:
+        for arxiv_id, title in [*texts.items(), ("2611.80003", None)]:
+            row = paper_to_row(store.get_paper(arxiv_id))  # type: ignore[arg-type]
+            words = _vocabulary_words(row)  # as the store sends them
+            assert sorted(words) == sorted(distinct_words(row[c] for c in _SEARCH_COLUMN_NAMES))
+            stored, same = conn.exec_driver_sql(
+                "SELECT ARRAY(SELECT lexeme FROM unnest(search_words)), search_words = %s::tsvector"
+                " FROM papers WHERE arxiv_id = %s",
+                (_tsvector_literal(words), arxiv_id),
+            ).one()
+            assert stored == sorted(words), title
+            assert same, title
+    assert len(words) > 0 and stored[0] == "ada"
+    by_title = [h.paper.id for h in Searcher(store).search("λόγος")]
+    assert by_title == ["2611.80001"]
+
+
 _OTHER_WRITERS_PAPER = (
     "INSERT INTO papers (arxiv_id, title, summary, authors, authors_text, keywords_text,"
     " upvotes, num_comments, ai_keywords, first_seen_at)"
@@ -718,6 +758,11 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
         assert (merged.title, merged.upvotes, merged.num_comments) == ("Axolotl optics", 1, 5)
         inserted = store.get_paper("2611.70002")
         assert inserted is not None and inserted.upvotes == 0
+        # Written by the INSERT, its vocabulary words are the store's, as the copy's are.
+        texts = paper_to_row(inserted)
+        assert _search_words(store, "2611.70002") == distinct_words(
+            texts[c] for c in _SEARCH_COLUMN_NAMES
+        )
         assert [h.paper.id for h in Searcher(store).search("zebrafish")] == ["2611.70002"]
         assert [h.paper.id for h in Searcher(store).search("axolotl")] == ["2611.70001"]
     finally:
