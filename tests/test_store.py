@@ -19,6 +19,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench import synth
 from bot import jsonio
 from bot.app import (
     INGEST_GC_THRESHOLD,
@@ -686,6 +687,26 @@ def test_postgres_copies_vocabulary_words_in_binary_as_a_statement_writes_them(
     assert len(words) > 0 and stored[0] == "ada"
     by_title = [h.paper.id for h in Searcher(store).search("λόγος")]
     assert by_title == ["2611.80001"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_keeps_most_of_a_papers_values_in_its_row(store: Store) -> None:
+    # At PostgreSQL's default target a row kept little but its search vector: the raw item,
+    # the abstract, the vocabulary words and small values went to the TOAST table one by one,
+    # 5-6 values a paper. In half a page, the raw item goes out and at most one value more.
+    papers, _ = parse_items(synth.generate(200))
+    assert store.upsert_papers(papers).inserted == 200
+    with store.engine.connect() as conn:
+        toast = conn.exec_driver_sql(
+            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'papers'::regclass"
+        ).scalar_one()
+        values = conn.exec_driver_sql(f"SELECT count(DISTINCT chunk_id) FROM {toast}").scalar()
+        per_page = conn.exec_driver_sql(
+            "SELECT count(*) / count(DISTINCT (ctid::text::point)[0]) FROM papers"
+        ).scalar()
+    assert 200 <= values < 2 * 200
+    assert per_page == 2
+    assert next(h.paper.id for h in Searcher(store).search(papers[0].title)) == papers[0].id
 
 
 _OTHER_WRITERS_PAPER = (
