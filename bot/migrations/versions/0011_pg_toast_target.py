@@ -7,8 +7,9 @@ one by one, small values such as the AI summary and the thumbnail's link into th
 5.7 of them a paper (5k synthetic papers), each an extra row there and an entry in its index.
 With half a page allowed, each value is compressed first and then only the raw item goes out,
 and for about six papers in ten the vocabulary words too: 1.6 TOAST rows a paper, the
-database 2% larger (two rows to a page), the server's share of a first load about 20 µs a
-paper less (30k papers, five rounds side by side: 7% faster).
+database 2% larger (two rows to a page), the server's CPU in a first load a median 19 µs a
+paper less (30k papers, nine rounds side by side; loads a median 3% faster, within the
+machine's noise), a second load unchanged.
 
 Papers stored before keep their layout until they change; no row is rewritten here.
 
