@@ -81,6 +81,8 @@ class Base(DeclarativeBase):
 
 class PaperRow(Base):
     __tablename__ = "papers"
+    # Every query by date reads this index (the day's papers by upvotes, a range, the latest day).
+    __table_args__ = (Index("ix_papers_featured_upvotes", "featured_date", "upvotes"),)
 
     # An integer key so SQLite FTS5 can address rows by rowid; the arXiv id is the natural key.
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -95,7 +97,7 @@ class PaperRow(Base):
     authors_text: Mapped[str] = mapped_column(Text, default="")
     keywords_text: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime | None]
-    featured_date: Mapped[date | None] = mapped_column(Date, index=True)
+    featured_date: Mapped[date | None] = mapped_column(Date)
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     num_comments: Mapped[int] = mapped_column(Integer, default=0)
     ai_summary: Mapped[str | None] = mapped_column(Text)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, func, insert, select, text
+from sqlalchemy import Connection, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from bench import synth
@@ -369,6 +369,36 @@ def test_papers_keep_their_title_key_as_the_title_changes(store: Store) -> None:
     }
     store.upsert_papers([replace(first, title="Sparse Attention, Revisited")])
     assert _title_keys(store)["2611.00001"] == "sparse attention revisited"
+
+
+def test_queries_by_date_read_the_one_index_on_the_featured_date(store: Store) -> None:
+    # The index on the date alone is gone (0012): the one on (date, upvotes) serves each query.
+    names = {i["name"] for i in inspect(store.engine).get_indexes("papers")}
+    assert "ix_papers_featured_upvotes" in names and "ix_papers_featured_date" not in names
+    day = date(2026, 11, 20)
+    papers = corpus()
+    store.upsert_papers(papers)
+    on_day = sorted(p.id for p in papers if p.featured_date == day)
+    last_two = [p for p in papers if day - timedelta(days=1) <= (p.featured_date or day) <= day]
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert sorted(p.id for p in store.papers_on(day)) == on_day
+        assert store.latest_featured_date(day + timedelta(days=3)) == day
+        assert len(store.papers_between(day - timedelta(days=1), day)) == len(last_two)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 3
+    if store.dialect == "sqlite":
+        with store.engine.connect() as conn:
+            for statement, parameters in statements:
+                plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                assert any("ix_papers_featured_upvotes" in row[-1] for row in plan), plan
 
 
 def test_the_migration_gives_stored_papers_their_title_keys(store: Store) -> None:
