@@ -706,7 +706,6 @@ def test_postgres_copies_vocabulary_words_in_binary_as_a_statement_writes_them(
         for arxiv_id, title in [*texts.items(), ("2611.80003", None)]:
             row = paper_to_row(store.get_paper(arxiv_id))  # type: ignore[arg-type]
             words = _vocabulary_words(row)  # as the store sends them
-            assert sorted(words) == sorted(distinct_words(row[c] for c in _SEARCH_COLUMN_NAMES))
             stored, same = conn.exec_driver_sql(
                 "SELECT ARRAY(SELECT lexeme FROM unnest(search_words)), search_words = %s::tsvector"
                 " FROM papers WHERE arxiv_id = %s",
