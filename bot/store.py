@@ -525,8 +525,8 @@ class Store:
     def _insert_new(self, s: Session, rows: list[dict[str, Any]]) -> None:
         """PostgreSQL: insert papers that were not in the table when looked up in this
         transaction. Copied in, unless another writer has inserted one of them since: then
-        the copy is undone, those papers are merged as known ones and the rest go in with the
-        INSERT that merges such a paper as known."""
+        the copy is undone, those papers are merged as known ones and the rest inserted (one a
+        third writer inserts meanwhile is merged as known too)."""
         try:
             with s.begin_nested():
                 self._postgres_copy.write(s.connection(), [_counted(r) for r in rows])
@@ -538,13 +538,21 @@ class Store:
             known = set(s.scalars(select(PaperRow.arxiv_id).where(PaperRow.arxiv_id.in_(ids))))
             # Merged as known, a count the item did not give keeps the other writer's.
             self._merge_known(s, [r for r in rows if r["arxiv_id"] in known])
-            rest = [
-                _counted(r) | {"search_words": _tsvector_literal(_vocabulary_words(r))}
-                for r in rows
-                if r["arxiv_id"] not in known
-            ]
-            if rest:
-                s.execute(self._paper_insert, rest)
+            rest = [r for r in rows if r["arxiv_id"] not in known]
+            if not rest:
+                return
+            written = set(
+                s.scalars(
+                    self._paper_insert_new,
+                    [
+                        _counted(r) | {"search_words": _tsvector_literal(_vocabulary_words(r))}
+                        for r in rest
+                    ],
+                )
+            )
+            # One a third writer inserted since that lookup is merged as known too, not given
+            # the 0 of a count its item did not give.
+            self._merge_known(s, [r for r in rest if r["arxiv_id"] not in written])
 
     def _merge_known(self, s: Session, rows: list[dict[str, Any]]) -> None:
         """PostgreSQL: merge ``rows`` into the stored papers of their ids."""
@@ -599,13 +607,22 @@ class Store:
 
     @cached_property
     def _paper_insert(self) -> Any:
-        """INSERT for papers not seen before; one another process inserted meanwhile is
-        merged as a known one. On PostgreSQL it carries each paper's vocabulary words too
-        (migration 0007; a merge leaves them to the table's trigger)."""
-        table = _pg_papers() if self.dialect == "postgresql" else _PAPERS
-        stmt = _dialect_insert(self.dialect)(table)
-        changes, changed = self._paper_merge(table, lambda c: stmt.excluded[c])
+        """SQLite: INSERT for papers not seen before; one another process inserted meanwhile
+        is merged as a known one."""
+        stmt = _dialect_insert(self.dialect)(_PAPERS)
+        changes, changed = self._paper_merge(_PAPERS, lambda c: stmt.excluded[c])
         return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=changes, where=changed)
+
+    @cached_property
+    def _paper_insert_new(self) -> Any:
+        """PostgreSQL: INSERT for papers not seen before, with their vocabulary words
+        (migration 0007), answering the ids it wrote: one another writer inserted meanwhile is
+        left for `_merge_known`, which keeps a count the new item does not give."""
+        table = _pg_papers()
+        stmt = _dialect_insert(self.dialect)(table).on_conflict_do_nothing(
+            index_elements=["arxiv_id"]
+        )
+        return stmt.returning(table.c.arxiv_id)
 
     @cached_property
     def _paper_update(self) -> Any:

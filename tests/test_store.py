@@ -778,6 +778,33 @@ def _wait_for_sessions(store: Store, name: str, *conditions: str) -> None:
         time.sleep(0.02)
 
 
+@contextmanager
+def _copy_given_way(
+    db_url: str, held: str, papers: list[Paper], listener: Callable[..., None] | None = None
+) -> Iterator[tuple[Store, UpsertStats]]:
+    """``papers`` upserted into a new store while another writer holds paper ``held`` (inserted,
+    not yet committed): the copy waits for it, then fails when it commits, and the store falls
+    back. ``listener`` hears the store's statements (``before_cursor_execute``). Yields the
+    store and the upsert's stats."""
+    url, name = _named(db_url)
+    store, another = Store(url), Store(db_url, migrate=False)
+    if listener is not None:
+        event.listen(store.engine, "before_cursor_execute", listener)
+    try:
+        # The other writer's connection closes (rolling back) before the pool waits for the load.
+        with ThreadPoolExecutor(1) as pool, another.engine.connect() as other:
+            other.exec_driver_sql(_OTHER_WRITERS_PAPER, (held,))  # not yet committed
+            loading = pool.submit(store.upsert_papers, papers)
+            # The copy waits for the other transaction on the paper's key; then it commits.
+            _wait_for_sessions(store, name, _COPY_WAITING)
+            other.commit()
+            stats = loading.result(timeout=20)
+        yield store, stats
+    finally:
+        store.close()
+        another.close()
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
     db_url: str,
@@ -785,23 +812,11 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
     # New papers are copied in; a paper another process inserts after the store looked it up
     # makes the copy fail, and the store merges that paper as a known one (a count its item
     # did not give keeps the other writer's) and inserts the rest.
-    url, name = _named(db_url)
-    store, another = Store(url), Store(db_url, migrate=False)
-    try:
-        # The other writer's connection closes (rolling back) before the pool waits for the load.
-        with ThreadPoolExecutor(1) as pool, another.engine.connect() as other:
-            other.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.70001",))  # not yet committed
-            loading = pool.submit(
-                store.upsert_papers,
-                [
-                    paper("2611.70001", "Axolotl optics", upvotes=None, num_comments=5),
-                    paper("2611.70002", "Zebrafish tracking", upvotes=None),
-                ],
-            )
-            # The copy waits for the other transaction on the paper's key; then it commits.
-            _wait_for_sessions(store, name, _COPY_WAITING)
-            other.commit()
-            loading.result(timeout=20)
+    papers = [
+        paper("2611.70001", "Axolotl optics", upvotes=None, num_comments=5),
+        paper("2611.70002", "Zebrafish tracking", upvotes=None),
+    ]
+    with _copy_given_way(db_url, "2611.70001", papers) as (store, _):
         assert store.count_papers() == 2
         merged = store.get_paper("2611.70001")
         assert merged is not None
@@ -815,9 +830,44 @@ def test_postgres_copy_gives_way_to_a_paper_another_writer_inserted_meanwhile(
         )
         assert [h.paper.id for h in Searcher(store).search("zebrafish")] == ["2611.70002"]
         assert [h.paper.id for h in Searcher(store).search("axolotl")] == ["2611.70001"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_copy_fallback_merges_a_paper_a_third_writer_inserts_after_its_lookup(
+    db_url: str,
+) -> None:
+    # The copy gives way to a paper another writer inserted; the store looks the batch up
+    # again and inserts the rest. A third writer inserting one of the rest between that lookup
+    # and the INSERT must not lose its counts to the 0 a new paper without them would get.
+    third = Store(db_url, migrate=False)
+    third_inserted: list[str] = []
+
+    def third_writer(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO papers") and not third_inserted:
+            third_inserted.append(statement)
+            with third.engine.begin() as writing:
+                writing.exec_driver_sql(_OTHER_WRITERS_PAPER, ("2611.70004",))
+
+    papers = [
+        paper("2611.70003", "Axolotl optics", upvotes=None),
+        paper("2611.70004", "Newt optics", upvotes=None, num_comments=None),
+        paper("2611.70005", "Zebrafish tracking", upvotes=None),
+    ]
+    try:
+        with _copy_given_way(db_url, "2611.70003", papers, third_writer) as (store, stats):
+            assert third_inserted, "the fallback's INSERT never ran"
+            assert store.count_papers() == 3
+            assert (stats.inserted, stats.updated) == (3, 0)  # as looked up before the copy
+            newt = store.get_paper("2611.70004")
+            assert newt is not None
+            # The item's title, the third writer's counts (its item gave none).
+            assert (newt.title, newt.upvotes, newt.num_comments) == ("Newt optics", 1, 0)
+            assert [h.paper.id for h in Searcher(store).search("newt")] == ["2611.70004"]
+            zebrafish = store.get_paper("2611.70005")
+            assert zebrafish is not None and zebrafish.upvotes == 0
+            assert [h.paper.id for h in Searcher(store).search("zebrafish")] == ["2611.70005"]
     finally:
-        store.close()
-        another.close()
+        third.close()
 
 
 @dataclass
